@@ -1,0 +1,1 @@
+"""seaice-explorer dashboard: ``panel serve app.py``. (Placeholder until the dashboard lands.)"""

@@ -1,0 +1,46 @@
+"""The ``seaice-explorer`` command. Each sub-command lives in its own module and is imported lazily.
+
+A command module defines ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .errors import SeaIceInputError
+
+#: sub-command -> (module, one-line help). An explicit registry, no reflection.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "reference": ("seaice_explorer.data.reference", "write the neXtSIM-like default reference"),
+    "stats": ("seaice_explorer.stats.cli", "per-state statistics of any readable file, as JSON"),
+    "train": ("seaice_explorer.training.cli", "train a VAE, data-space or latent diffusion model"),
+    "generate": ("seaice_explorer.diffusion.cli", "generate sea-ice states with a shipped backend"),
+    "evaluate": ("seaice_explorer.stats.evaluate", "paper-style comparison of backends vs a reference"),
+    "bench": ("seaice_explorer.bench", "time sampling and training, side by side"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not argv or argv[0] not in COMMANDS:
+        lines = [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+        print("usage: seaice-explorer COMMAND [options]\n\ncommands:\n" + "\n".join(lines))
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    name = argv[0]
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = argparse.ArgumentParser(prog=f"seaice-explorer {name}", description=COMMANDS[name][1])
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except SeaIceInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
