@@ -1,0 +1,39 @@
+"""Readers: xarray in, canonical CF Dataset out (neXtSIM, OSI SAF, NSIDC, the default reference).
+
+Names are imported on first use (PEP 562), so ``import seaice_explorer.data`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    "open_reference": "readers",
+    "detect_format": "readers",
+    "default_reference_path": "readers",
+    "data_dir": "readers",
+    "open_nextsim": "nextsim",
+    "open_canonical": "nextsim",
+    "open_osisaf": "observations",
+    "open_nsidc": "observations",
+    "validate_dataset": "validate",
+    "open_raw": "validate",
+    "read_osisaf_index": "indices",
+    "read_nsidc_daily": "indices",
+    "read_nsidc_monthly": "indices",
+    "value_on": "indices",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
