@@ -1,0 +1,227 @@
+"""Plumbing of ``generate`` on tiny randomly initialised checkpoints (16² grid, saved to tmp)."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from seaice_explorer import __version__
+from seaice_explorer.checkpoints import DenoiserConfig, VAEConfig, build_module, checkpoint_hash, save_checkpoint
+from seaice_explorer.cli import main
+from seaice_explorer.diffusion.generate import GenerationCancelled, generate, load_backend
+from seaice_explorer.errors import SeaIceInputError
+from seaice_explorer.grid import default_grid
+from seaice_explorer.variables import STATE_VARIABLES, VARIABLES
+
+SIZE, LATENT = 16, 4
+
+
+def _randomise(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Give the zero-initialised output convolution random weights so the net does something."""
+    torch.manual_seed(seed)
+    for name, p in module.named_parameters():
+        if "conv_out" in name:
+            torch.nn.init.normal_(p, std=0.2)
+    return module
+
+
+def _save_tiny_models(root: Path) -> None:
+    torch.manual_seed(0)
+    grid_mask = torch.from_numpy(default_grid(SIZE)["mask"].values.astype(np.float32))
+    dm_cfg = DenoiserConfig(kind="dm", grid_size=SIZE, base_channels=8, channel_mults=(1, 2), sigma_data=0.5)
+    dm = _randomise(build_module(dm_cfg), 1)
+    dm.set_mask(grid_mask)
+    save_checkpoint(root / "dm", dm, dm_cfg, {"training_data": "none (test)"})
+    for i, decoder in enumerate(("gaussian", "censored")):
+        vae_cfg = VAEConfig(decoder=decoder, grid_size=SIZE, latent_channels=LATENT, base_channels=8, downsample=4)
+        torch.manual_seed(10 + i)
+        vae = build_module(vae_cfg)
+        with torch.no_grad():
+            vae.log_scale.fill_(math.log(0.3))
+        save_checkpoint(root / f"vae-{decoder}", vae, vae_cfg)
+        ldm_cfg = DenoiserConfig(kind="ldm", grid_size=SIZE, base_channels=8, channel_mults=(1, 2),
+                                 vae=f"vae-{decoder}", vae_hash=checkpoint_hash(root / f"vae-{decoder}"),
+                                 latent_channels=LATENT, latent_size=SIZE // 4,
+                                 latent_mean=(0.1,) * LATENT, latent_std=(2.0,) * LATENT)
+        save_checkpoint(root / f"ldm-{decoder}", _randomise(build_module(ldm_cfg), 20 + i), ldm_cfg)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("models")
+    _save_tiny_models(root)
+    return root
+
+
+def _gen(models: Path, backend: str = "ldm-censored", **kw):
+    kw = {"n": 3, "steps": 4, "seed": 0, "device": "cpu", **kw}
+    return generate(backend, models_dir=models, **kw)
+
+
+def _violations(ds: xr.Dataset) -> int:
+    count = 0
+    for name in set(ds.data_vars) & set(STATE_VARIABLES):
+        v = ds[name].values
+        lo, hi = VARIABLES[name].lower, VARIABLES[name].upper
+        count += int(np.sum(v < lo) + np.sum(v > hi))  # NaN compares False
+    return count
+
+
+@pytest.mark.parametrize("backend", ["dm", "ldm-gaussian", "ldm-censored"])
+def test_canonical_dataset_and_provenance(models: Path, backend: str) -> None:
+    ds = _gen(models, backend, n=2)
+    grid = default_grid(SIZE)
+    ocean = grid["mask"].values > 0
+    assert list(ds.data_vars) == list(STATE_VARIABLES)
+    for name in STATE_VARIABLES:
+        da = ds[name]
+        assert da.dims == ("sample", "y", "x") and da.shape == (2, SIZE, SIZE) and da.dtype == np.float32
+        assert np.isnan(da.values[:, ~ocean]).all() and np.isfinite(da.values[:, ocean]).all()
+        assert da.attrs["units"] == VARIABLES[name].units
+    for c in ("lat", "lon", "mask", "cell_area"):
+        np.testing.assert_array_equal(ds[c].values, grid[c].values)
+    names = {"dm": ["dm"], "ldm-gaussian": ["vae-gaussian", "ldm-gaussian"],
+             "ldm-censored": ["vae-censored", "ldm-censored"]}[backend]
+    assert ds.attrs["checkpoint_sha256"] == ",".join(f"{n}:{checkpoint_hash(models / n)}" for n in names)
+    assert (ds.attrs["backend"], ds.attrs["sampler"], ds.attrs["steps"], ds.attrs["seed"]) == (backend, "heun", 4, 0)
+    assert ds.attrs["bounds"] == "none" and ds.attrs["seaice_explorer_version"] == __version__
+    assert ds.attrs["device"] == "cpu" and ds.attrs["proj4"].startswith("+proj=laea")
+
+
+@pytest.mark.parametrize("backend", ["dm", "ldm-censored"])
+@pytest.mark.parametrize("sampler", ["heun", "euler", "ddim"])
+def test_same_seed_same_states(models: Path, backend: str, sampler: str) -> None:
+    kw = {"bounds": "censored-sample"} if backend == "ldm-censored" else {}
+    a = _gen(models, backend, seed=5, sampler=sampler, **kw)
+    b = _gen(models, backend, seed=5, sampler=sampler, **kw)
+    c = _gen(models, backend, seed=6, sampler=sampler, **kw)
+    assert a.identical(b)
+    assert not np.allclose(np.nan_to_num(a.sic.values), np.nan_to_num(c.sic.values))
+
+
+def test_bounds_modes(models: Path) -> None:
+    raw = _gen(models, "dm", n=4, bounds="none")
+    assert _violations(raw) > 0  # a random dm does violate the bounds, and "none" shows it
+    for backend in ("dm", "ldm-gaussian", "ldm-censored"):
+        assert _violations(_gen(models, backend, n=4, bounds="clip")) == 0
+    none = _gen(models, "ldm-censored", n=4, bounds="none")
+    point = _gen(models, "ldm-censored", n=4, bounds="censored")
+    draw = _gen(models, "ldm-censored", n=4, bounds="censored-sample")
+    assert _violations(point) == 0 and _violations(draw) == 0
+    for name in STATE_VARIABLES:  # the point estimate is clamp(mu, l, u) of the raw location
+        lo, hi = VARIABLES[name].lower, VARIABLES[name].upper
+        np.testing.assert_allclose(point[name].values, np.clip(none[name].values, lo, hi), rtol=1e-6)
+    assert not np.allclose(np.nan_to_num(draw.siu.values), np.nan_to_num(point.siu.values))
+    # a random draw puts finite mass exactly on a bound
+    assert (draw.sic.values == 0).any() or (draw.sic.values == 1).any()
+
+
+@pytest.mark.parametrize(
+    ("backend", "kw"),
+    [
+        ("dm", {"bounds": "censored"}),
+        ("ldm-gaussian", {"bounds": "censored-sample"}),
+        ("ldm-censored", {"n": 0}),
+        ("ldm-censored", {"n": 257}),
+        ("ldm-censored", {"steps": 0}),
+        ("ldm-censored", {"steps": 1001}),
+        ("ldm-censored", {"seed": -1}),
+        ("ldm-censored", {"sampler": "dpm"}),
+        ("ldm-censored", {"bounds": "squash"}),
+        ("ldm", {}),
+    ],
+)
+def test_invalid_arguments(models: Path, backend: str, kw: dict) -> None:
+    with pytest.raises(SeaIceInputError) as err:
+        _gen(models, backend, **kw)
+    assert "Use" in str(err.value) or "Pass" in str(err.value)
+
+
+def test_missing_or_mismatched_checkpoints(models: Path, tmp_path: Path) -> None:
+    with pytest.raises(SeaIceInputError, match="not found"):
+        _gen(tmp_path, "dm")
+    for name in ("vae-censored", "ldm-censored"):
+        shutil.copytree(models / name, tmp_path / name)
+    shutil.rmtree(tmp_path / "vae-censored")
+    shutil.copytree(models / "vae-gaussian", tmp_path / "vae-censored")  # wrong decoder in its place
+    with pytest.raises(SeaIceInputError, match="decoder"):
+        _gen(tmp_path, "ldm-censored")
+    with pytest.raises(SeaIceInputError, match="CUDA|device"):
+        _gen(models, "dm", device="cuda" if not torch.cuda.is_available() else "tpu")
+
+
+def test_callback_and_cancel(models: Path) -> None:
+    seen: list[tuple[int, float]] = []
+    _gen(models, "ldm-gaussian", steps=5, callback=lambda i, s, x, x0: seen.append((i, s)))
+    assert [i for i, _ in seen] == list(range(5))
+    assert all(b < a for (_, a), (_, b) in zip(seen[:-1], seen[1:]))
+
+    def cancel(i, s, x, x0):
+        if i == 2:
+            raise GenerationCancelled
+
+    with pytest.raises(GenerationCancelled):
+        _gen(models, "ldm-gaussian", steps=5, callback=cancel)
+
+
+@pytest.mark.parametrize("backend", ["dm", "ldm-censored"])
+def test_trajectory(models: Path, backend: str) -> None:
+    kw = {"bounds": "censored-sample"} if backend == "ldm-censored" else {}
+    plain = _gen(models, backend, steps=5, **kw)
+    ds, traj = _gen(models, backend, steps=5, return_trajectory=True, **kw)
+    assert ds.identical(plain)  # recording previews does not consume the generator
+    assert traj.sic.dims == ("step", "sample", "y", "x") and traj.sic.shape == (5, 3, SIZE, SIZE)
+    assert np.all(np.diff(traj.sigma.values) < 0) and traj.sigma.values[0] == pytest.approx(80.0)
+    if backend == "dm":
+        assert traj.state.shape == (5, 3, 5, SIZE, SIZE)
+        # land is pinned to the training fill value 0, so its ODE path is x_i = x_0 σ_i / σ_0 exactly
+        land = default_grid(SIZE)["mask"].values == 0
+        st = traj.state.values[..., land]  # (step, sample, channel, n_land)
+        ratio = (traj.sigma.values / traj.sigma.values[0])[:, None, None, None]
+        np.testing.assert_allclose(st, st[:1] * ratio, rtol=1e-4, atol=1e-4)
+    else:
+        assert traj.state.shape == (5, 3, LATENT, SIZE // 4, SIZE // 4)
+        assert _violations(traj) == 0
+
+
+def test_models_are_cached_and_reloaded_on_change(models: Path, tmp_path: Path) -> None:
+    shutil.copytree(models / "dm", tmp_path / "dm")
+    a = load_backend("dm", tmp_path, "cpu")
+    assert load_backend("dm", tmp_path, "cpu") is a
+    cfg = tmp_path / "dm" / "config.json"
+    st = cfg.stat()
+    os.utime(cfg, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert load_backend("dm", tmp_path, "cpu") is not a
+
+
+def test_cli_writes_netcdf(models: Path, tmp_path: Path) -> None:
+    out, traj = tmp_path / "samples.nc", tmp_path / "traj.nc"
+    rc = main(["generate", "--backend", "ldm-censored", "--n", "2", "--steps", "3", "--seed", "1",
+               "--bounds", "censored", "--sampler", "heun", "--device", "cpu", "--models-dir", str(models),
+               "--out", str(out), "--trajectory", str(traj), "--no-progress"])
+    assert rc == 0
+    expected = _gen(models, "ldm-censored", n=2, steps=3, seed=1, bounds="censored")
+    with xr.open_dataset(out) as ds:
+        np.testing.assert_array_equal(ds.sic.values, expected.sic.values)
+        assert ds.attrs["checkpoint_sha256"] == expected.attrs["checkpoint_sha256"]
+    with xr.open_dataset(traj) as tr:
+        assert tr.sizes["step"] == 3
+    assert main(["generate", "--backend", "dm", "--bounds", "censored", "--models-dir", str(models),
+                 "--out", str(out)]) == 2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_path_bf16_is_deterministic_and_bounded(models: Path) -> None:
+    a = _gen(models, "ldm-censored", device="cuda", bounds="censored-sample")
+    b = _gen(models, "ldm-censored", device="cuda", bounds="censored-sample")
+    assert a.identical(b) and a.attrs["precision"] == "bf16 autocast"
+    assert _violations(a) == 0
+    assert _violations(_gen(models, "dm", device="auto", bounds="clip")) == 0
