@@ -60,15 +60,15 @@ VARIABLES: dict[str, Variable] = {
     v.name: v
     for v in (
         Variable("sit", "sea-ice thickness", "sea_ice_thickness", "m", 0.0, INF,
-                 1.2, 1.2, "viridis", (0.0, 5.0), ("sea_ice_thickness", "hi")),
+                 0.853, 1.040, "viridis", (0.0, 5.0), ("sea_ice_thickness", "hi")),
         Variable("sic", "sea-ice concentration", "sea_ice_area_fraction", "1", 0.0, 1.0,
-                 0.55, 0.45, "Blues_r", (0.0, 1.0), ("damage_free_sic", "siconc", "ice_conc")),
+                 0.468, 0.467, "Blues_r", (0.0, 1.0), ("damage_free_sic", "siconc", "ice_conc")),
         Variable("sid", "sea-ice damage", None, "1", 0.0, 1.0,
-                 0.3, 0.3, "inferno", (0.0, 1.0), ("damage",)),
+                 0.188, 0.292, "inferno", (0.0, 1.0), ("damage",)),
         Variable("siu", "sea-ice velocity along grid x", "sea_ice_x_velocity", "m s-1", -INF, INF,
-                 0.0, 0.08, "RdBu_r", (-0.3, 0.3), ("vxsi", "u")),
+                 -0.007, 0.041, "RdBu_r", (-0.3, 0.3), ("vxsi", "u")),
         Variable("siv", "sea-ice velocity along grid y", "sea_ice_y_velocity", "m s-1", -INF, INF,
-                 0.0, 0.08, "RdBu_r", (-0.3, 0.3), ("vysi", "v")),
+                 -0.016, 0.051, "RdBu_r", (-0.3, 0.3), ("vysi", "v")),
         Variable("snt", "snow thickness on sea ice", "surface_snow_thickness", "m", 0.0, INF,
                  0.15, 0.15, "cividis", (0.0, 0.6), ("snow_thickness", "hs")),
     )

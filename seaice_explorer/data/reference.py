@@ -1,0 +1,261 @@
+"""The default reference: a deterministic, seeded, synthetic neXtSIM-like sea-ice data set.
+
+Not neXtSIM output. Real neXtSIM fields (Finn et al. 2024 train on OPA-neXtSIM CREG025) cannot
+be downloaded here, so the project ships its own: 2 years of daily states of the five variables
+on the default 50 km EASE2-North grid, built by
+:class:`~seaice_explorer.data.reference_model.ReferenceModel`. Day ``t`` is a pure function of
+(seed, t), so any subset of days regenerates exactly.
+
+Command line::
+
+    seaice-explorer reference --out data/nextsim_like_default.nc --seed 0 --size 128
+
+Python::
+
+    >>> ds = make_reference(seed=0, size=32, days=3)
+    >>> sorted(ds.data_vars)
+    ['sic', 'sid', 'sit', 'siu', 'siv']
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import __version__ as _pkg_version
+from ..errors import SeaIceInputError
+from ..grid import default_grid
+from ..variables import STATE_VARIABLES, VARIABLES
+from .reference_model import NSIDC_CLIMATOLOGY, ReferenceModel, in_domain_targets
+
+log = logging.getLogger(__name__)
+
+REFERENCE_KIND = "synthetic neXtSIM-like (not neXtSIM output)"
+#: Version of the generator; bump it when the output of a seed changes.
+GENERATOR_VERSION = "1"
+BUNDLED_PATH = Path(__file__).resolve().parents[2] / "data" / "nextsim_like_default.nc"
+
+#: Packing of each variable in the file: (integer dtype, scale_factor). Scales are powers of
+#: two so 0 and 1 decode exactly to 0 and 1; land is the dtype's _FillValue.
+PACKING: dict[str, tuple[str, float]] = {
+    "sit": ("int16", 2.0**-8),  # 3.9 mm steps, up to 128 m
+    "sic": ("int16", 2.0**-10),  # ~0.001 steps; 1 -> 1024
+    "sid": ("int16", 2.0**-9),  # ~0.002 steps; 1 -> 512
+    "siu": ("int16", 2.0**-10),  # ~1 mm/s steps, +-32 m/s
+    "siv": ("int16", 2.0**-10),
+}
+#: Days per compression chunk: neighbouring days share structure, so zlib packs them ~12 % smaller.
+CHUNK_DAYS = 8
+FILL = {"int16": np.int16(-32768), "uint8": np.uint8(255)}
+
+
+def make_reference(seed: int = 0, size: int = 128, start: str = "2000-01-01", days: int = 730,
+                   day_indices: Sequence[int] | None = None) -> xr.Dataset:
+    """Synthetic neXtSIM-like states on the default grid, canonical form (NaN on land).
+
+    Parameters
+    ----------
+    seed, size, start, days
+        Random seed, grid size (128 = 50 km), first date and number of daily states.
+    day_indices
+        Only these days (0-based, < ``days``); they equal the same days of the full run.
+    """
+    if days < 1:
+        raise SeaIceInputError("--days", f"{days} days requested", "Ask for at least 1 day (730 for the default)")
+    grid = default_grid(size)
+    model = ReferenceModel(grid, seed=seed, start=start)
+    idx = list(range(days)) if day_indices is None else [int(i) for i in day_indices]
+    if any(i < 0 or i >= days for i in idx):
+        raise SeaIceInputError("day_indices", f"indices outside 0..{days - 1}", "Pass day indices within the run")
+    ocean = model.ocean
+    out = {name: np.full((len(idx), *ocean.shape), np.nan, dtype=np.float32) for name in STATE_VARIABLES}
+    for n, t in enumerate(idx):
+        state = model.state(t)
+        for name in STATE_VARIABLES:
+            out[name][n][ocean] = state[name]
+        if n % 60 == 0:
+            log.info("reference day %d/%d", n + 1, len(idx))
+    time = pd.Timestamp(start) + pd.to_timedelta(idx, "D")
+    ds = xr.Dataset(
+        {name: (("time", "y", "x"), out[name], VARIABLES[name].cf_attrs()) for name in STATE_VARIABLES},
+        coords={"time": ("time", time.values)},
+    ).assign_coords(grid.coords)
+    ds["siu"].attrs["comment"] = "along the projection x axis (towards lon 90E), positive with x"
+    ds["siv"].attrs["comment"] = "along the projection y axis (towards lon 180), positive with y"
+    ds.attrs.update({
+        **grid.attrs,
+        "title": "neXtSIM-like default reference (synthetic)",
+        "reference_kind": REFERENCE_KIND,
+        "source": "seaice_explorer.data.reference (synthetic generator, not neXtSIM output)",
+        "seed": int(seed),
+        "history": f"seaice-explorer reference --seed {seed} --size {size} --start {start} --days {days}",
+        "generator_version": GENERATOR_VERSION,
+        "version": _pkg_version,
+        "Conventions": "CF-1.8",
+    })
+    return ds
+
+
+# --------------------------------------------------------------------------- packing
+
+def pack(values: np.ndarray, name: str) -> np.ndarray:
+    """Float values -> the integers stored in the file (round half to even, fill on NaN)."""
+    dtype, scale = PACKING[name]
+    info = np.iinfo(dtype)
+    values = np.asarray(values, dtype=np.float64)
+    q = np.clip(np.round(np.nan_to_num(values) / scale), info.min + 1, info.max)  # min is the fill
+    return np.where(np.isnan(values), FILL[dtype], q).astype(dtype)
+
+
+def encode(ds: xr.Dataset) -> xr.Dataset:
+    """Pack the state variables to scaled integers with CF attributes (what the file holds)."""
+    out = ds.copy()
+    for name in STATE_VARIABLES:
+        if name not in ds:
+            continue
+        dtype, scale = PACKING[name]
+        attrs = {k: v for k, v in ds[name].attrs.items() if k not in ("valid_min", "valid_max")}
+        # CF reads valid_min/valid_max in packed units; the bounds live in variables.VARIABLES
+        attrs.update(scale_factor=np.float32(scale), add_offset=np.float32(0.0), _FillValue=FILL[dtype])
+        out[name] = xr.Variable(ds[name].dims, pack(ds[name].values, name), attrs)
+    return out
+
+
+def write_reference(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` packed, zlib + shuffle compressed, ``CHUNK_DAYS`` days per chunk."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    packed = encode(ds)
+    ny, nx = ds.sizes["y"], ds.sizes["x"]
+    encoding = {name: {"zlib": True, "complevel": 9, "shuffle": True, "chunksizes": (min(CHUNK_DAYS, ds.sizes["time"]), ny, nx)}
+                for name in STATE_VARIABLES if name in ds}
+    for name in encoding:  # attrs already carry the packing; keep xarray from re-encoding
+        packed[name].encoding = {}
+    coords = {c: {"zlib": True, "complevel": 9} for c in ("lat", "lon", "mask", "cell_area") if c in packed.coords}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    _to_netcdf_raw(packed, tmp, encoding, coords)
+    tmp.replace(path)
+    return path
+
+
+def _to_netcdf_raw(packed: xr.Dataset, path: Path, encoding: dict, coords: dict) -> None:
+    """``to_netcdf`` with integer data written as is: scale attrs go to attributes only."""
+    for name in encoding:
+        attrs = dict(packed[name].attrs)
+        enc = encoding[name]
+        enc["_FillValue"] = attrs.pop("_FillValue")
+        enc["dtype"] = packed[name].dtype
+        packed[name].attrs = attrs
+    packed.to_netcdf(path, encoding={**encoding, **coords}, format="NETCDF4")
+
+
+def open_packed(path: str | Path = BUNDLED_PATH) -> xr.Dataset:
+    """The stored integers of a reference file (no decoding), for exact comparisons."""
+    return xr.open_dataset(path, mask_and_scale=False)
+
+
+# --------------------------------------------------------------------------- diagnostics
+
+def _ocean(ds: xr.Dataset) -> xr.DataArray:
+    return ds["mask"] == 1
+
+
+def extent(ds: xr.Dataset, threshold: float = 0.15) -> xr.DataArray:
+    """Area (10^6 km^2) of ocean cells with sic >= ``threshold``, per time."""
+    ice = (ds["sic"] >= threshold) & _ocean(ds)
+    return (ice * ds["cell_area"]).sum(("y", "x")) / 1e12
+
+
+def miz_area(ds: xr.Dataset, lower: float = 0.15, upper: float = 0.80, where: xr.DataArray | None = None) -> xr.DataArray:
+    """Marginal ice zone area (10^6 km^2): ocean cells with ``lower <= sic <= upper``."""
+    miz = (ds["sic"] >= lower) & (ds["sic"] <= upper) & _ocean(ds)
+    if where is not None:
+        miz = miz & where
+    return (miz * ds["cell_area"]).sum(("y", "x")) / 1e12
+
+
+def ice_edge_length(ds: xr.DataArray | xr.Dataset, threshold: float = 0.15, where: xr.DataArray | None = None) -> xr.DataArray:
+    """Length (km) of the ice edge: cell sides between ice (sic >= threshold) and open ocean.
+
+    Counts 4-neighbour sides on a projected grid of uniform spacing (the default grid).
+    """
+    sic = ds["sic"]
+    ocean = (ds["mask"] == 1).values
+    dx_km = float(abs(ds["x"].values[1] - ds["x"].values[0])) / 1e3
+    ice = (sic >= threshold).values & ocean  # (T, H, W)
+    water = ~ice & ocean
+    sel = np.ones(ocean.shape, bool) if where is None else np.asarray(where.values, bool)
+    sides = np.zeros(ice.shape[0])
+    for axis in (1, 2):
+        a = np.swapaxes(ice, axis, -1)
+        b = np.swapaxes(water, axis, -1)
+        s = np.swapaxes(np.broadcast_to(sel, ice.shape), axis, -1)
+        pair = (a[..., :-1] & b[..., 1:]) | (b[..., :-1] & a[..., 1:])
+        pair &= s[..., :-1] | s[..., 1:]
+        sides += pair.sum(axis=(1, 2))
+    return xr.DataArray(sides * dx_km, coords={"time": sic["time"]}, dims="time")
+
+
+def miz_width(ds: xr.Dataset, where: xr.DataArray | None = None) -> xr.DataArray:
+    """Mean MIZ width (km) = MIZ area / ice-edge length (Strong and Rigor 2013 style)."""
+    return miz_area(ds, where=where) * 1e6 / ice_edge_length(ds, where=where)
+
+
+def bound_fractions(ds: xr.Dataset) -> pd.DataFrame:
+    """Monthly fraction of ocean cells sitting exactly on each bound (rows: month 1..12).
+
+    Columns ``<var>_lower`` / ``<var>_upper`` for every bounded state variable present.
+    """
+    ocean = _ocean(ds)
+    n = ocean.sum(("y", "x"))
+    cols: dict[str, xr.DataArray] = {}
+    for name in STATE_VARIABLES:
+        var = VARIABLES[name]
+        if name not in ds or not var.bounded:
+            continue
+        if np.isfinite(var.lower):
+            cols[f"{name}_lower"] = ((ds[name] == var.lower) & ocean).sum(("y", "x")) / n
+        if np.isfinite(var.upper):
+            cols[f"{name}_upper"] = ((ds[name] == var.upper) & ocean).sum(("y", "x")) / n
+    frame = xr.Dataset(cols).groupby("time.month").mean().to_dataframe()
+    return frame[list(cols)]
+
+
+def monthly_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Monthly mean extent, MIZ area (total and Atlantic sector), basin-mean thickness, speed."""
+    atlantic = (ds["lon"] > -45) & (ds["lon"] < 90)
+    ice = (ds["sic"] >= 0.15) & _ocean(ds)
+    speed = np.hypot(ds["siu"], ds["siv"])
+    table = xr.Dataset({
+        "extent": extent(ds),
+        "miz": miz_area(ds),
+        "miz_atlantic": miz_area(ds, where=atlantic),
+        "sit_mean": ds["sit"].where(ice).mean(("y", "x")),
+        "speed_median": speed.where(ice).median(("y", "x")),
+    }).groupby("time.month").mean().to_dataframe()
+    table.insert(0, "nsidc_1991_2020", np.asarray(NSIDC_CLIMATOLOGY)[table.index.values - 1])
+    table.insert(1, "target_in_domain", in_domain_targets()[table.index.values - 1])
+    return table
+
+
+# --------------------------------------------------------------------------- CLI
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=BUNDLED_PATH, help="output NetCDF file")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0 gives the bundled file)")
+    parser.add_argument("--size", type=int, default=128, help="grid cells per side (128 = 50 km)")
+    parser.add_argument("--days", type=int, default=730, help="number of daily states")
+    parser.add_argument("--start", default="2000-01-01", help="date of the first state")
+
+
+def run(args: argparse.Namespace) -> int:
+    ds = make_reference(seed=args.seed, size=args.size, start=args.start, days=args.days)
+    path = write_reference(ds, args.out)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, {ds.sizes['time']} days, seed {args.seed})")
+    return 0
