@@ -17,3 +17,6 @@ class SeaIceInputError(ValueError):
         self.fix = fix
         where = f"{self.source}: " if self.source else ""
         super().__init__(f"{where}{problem}. {fix}")
+
+    def __reduce__(self):  # picklable across processes (multiprocessing, executors)
+        return (type(self), (self.source, self.problem, self.fix))

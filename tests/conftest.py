@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+
+from seaice_explorer.checkpoints import DenoiserConfig, VAEConfig, build_module, checkpoint_hash, save_checkpoint
+from seaice_explorer.grid import default_grid
+from seaice_explorer.training.data import conditioning
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+SIZE, LATENT = 16, 4
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +24,42 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"real data folder {SHARED} not found (it sits beside the project in CI)")
     return SHARED
+
+
+def _randomise(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Give the zero-initialised output convolution random weights so the net does something."""
+    torch.manual_seed(seed)
+    for name, p in module.named_parameters():
+        if "conv_out" in name:
+            torch.nn.init.normal_(p, std=0.2)
+    return module
+
+
+def save_tiny_models(root: Path) -> None:
+    """Tiny randomly initialised checkpoints of all five models on a 16² grid (plumbing tests)."""
+    torch.manual_seed(0)
+    grid_mask = torch.from_numpy(default_grid(SIZE)["mask"].values.astype(np.float32))
+    dm_cfg = DenoiserConfig(kind="dm", grid_size=SIZE, base_channels=8, channel_mults=(1, 2), sigma_data=0.5)
+    dm = _randomise(build_module(dm_cfg), 1)
+    dm.set_mask(conditioning(grid_mask, dm_cfg.mask_channel, dm_cfg.coord_channels))
+    save_checkpoint(root / "dm", dm, dm_cfg, {"training_data": "none (test)"})
+    for i, decoder in enumerate(("gaussian", "censored")):
+        vae_cfg = VAEConfig(decoder=decoder, grid_size=SIZE, latent_channels=LATENT, base_channels=8, downsample=4)
+        torch.manual_seed(10 + i)
+        vae = build_module(vae_cfg)
+        with torch.no_grad():
+            vae.log_scale.fill_(math.log(0.3))
+        save_checkpoint(root / f"vae-{decoder}", vae, vae_cfg)
+        ldm_cfg = DenoiserConfig(kind="ldm", grid_size=SIZE, base_channels=8, channel_mults=(1, 2),
+                                 vae=f"vae-{decoder}", vae_hash=checkpoint_hash(root / f"vae-{decoder}"),
+                                 latent_channels=LATENT, latent_size=SIZE // 4,
+                                 latent_mean=(0.1,) * LATENT, latent_std=(2.0,) * LATENT)
+        save_checkpoint(root / f"ldm-{decoder}", _randomise(build_module(ldm_cfg), 20 + i), ldm_cfg)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder with tiny random checkpoints of dm, vae-*, ldm-* (16² grid)."""
+    root = tmp_path_factory.mktemp("tiny_models")
+    save_tiny_models(root)
+    return root

@@ -23,41 +23,9 @@ from seaice_explorer.variables import STATE_VARIABLES, VARIABLES
 SIZE, LATENT = 16, 4
 
 
-def _randomise(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Give the zero-initialised output convolution random weights so the net does something."""
-    torch.manual_seed(seed)
-    for name, p in module.named_parameters():
-        if "conv_out" in name:
-            torch.nn.init.normal_(p, std=0.2)
-    return module
-
-
-def _save_tiny_models(root: Path) -> None:
-    torch.manual_seed(0)
-    grid_mask = torch.from_numpy(default_grid(SIZE)["mask"].values.astype(np.float32))
-    dm_cfg = DenoiserConfig(kind="dm", grid_size=SIZE, base_channels=8, channel_mults=(1, 2), sigma_data=0.5)
-    dm = _randomise(build_module(dm_cfg), 1)
-    dm.set_mask(grid_mask)
-    save_checkpoint(root / "dm", dm, dm_cfg, {"training_data": "none (test)"})
-    for i, decoder in enumerate(("gaussian", "censored")):
-        vae_cfg = VAEConfig(decoder=decoder, grid_size=SIZE, latent_channels=LATENT, base_channels=8, downsample=4)
-        torch.manual_seed(10 + i)
-        vae = build_module(vae_cfg)
-        with torch.no_grad():
-            vae.log_scale.fill_(math.log(0.3))
-        save_checkpoint(root / f"vae-{decoder}", vae, vae_cfg)
-        ldm_cfg = DenoiserConfig(kind="ldm", grid_size=SIZE, base_channels=8, channel_mults=(1, 2),
-                                 vae=f"vae-{decoder}", vae_hash=checkpoint_hash(root / f"vae-{decoder}"),
-                                 latent_channels=LATENT, latent_size=SIZE // 4,
-                                 latent_mean=(0.1,) * LATENT, latent_std=(2.0,) * LATENT)
-        save_checkpoint(root / f"ldm-{decoder}", _randomise(build_module(ldm_cfg), 20 + i), ldm_cfg)
-
-
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("models")
-    _save_tiny_models(root)
-    return root
+def models(tiny_models: Path) -> Path:
+    return tiny_models
 
 
 def _gen(models: Path, backend: str = "ldm-censored", **kw):
@@ -225,3 +193,19 @@ def test_cuda_path_bf16_is_deterministic_and_bounded(models: Path) -> None:
     assert a.identical(b) and a.attrs["precision"] == "bf16 autocast"
     assert _violations(a) == 0
     assert _violations(_gen(models, "dm", device="auto", bounds="clip")) == 0
+
+
+def test_bf16_precision_is_close_to_float32_and_recorded(models: Path) -> None:
+    fp32 = _gen(models, "ldm-gaussian", precision="float32")
+    bf16 = _gen(models, "ldm-gaussian", precision="bf16")
+    assert fp32.attrs["precision"] == "float32" and bf16.attrs["precision"] == "bf16 autocast"
+    assert not np.array_equal(fp32.sic.values, bf16.sic.values, equal_nan=True)  # it did run in bf16
+    scale = float(np.nanstd(fp32.sit.values)) + 1e-6
+    assert float(np.nanmax(np.abs(fp32.sit.values - bf16.sit.values))) < 0.5 * scale + 0.05
+    again = _gen(models, "ldm-gaussian", precision="bf16")
+    xr.testing.assert_identical(bf16, again)
+
+
+def test_unknown_precision_is_a_clear_error(models: Path) -> None:
+    with pytest.raises(SeaIceInputError, match="precision"):
+        _gen(models, precision="fp8")

@@ -410,3 +410,12 @@ def test_nsidc_index_parsers(shared_data):
     assert 2 < sii["extent"].min() and sii["extent"].max() < 17
     sep = read_nsidc_monthly(shared_data / "timeseries" / "N_09_extent_v4.0.csv")
     assert (sep.index.month == 9).all() and (sep["area"] < sep["extent"]).all()
+
+
+def test_input_error_survives_pickling() -> None:
+    import pickle
+
+    from seaice_explorer.errors import SeaIceInputError
+
+    err = pickle.loads(pickle.dumps(SeaIceInputError("f.nc", "no sic", "Pass a file with sic")))
+    assert isinstance(err, SeaIceInputError) and str(err) == "f.nc: no sic. Pass a file with sic"

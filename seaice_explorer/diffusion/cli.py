@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="none: raw; clip: clamp to bounds; censored / censored-sample: ldm-censored decoder")
     parser.add_argument("--sampler", choices=list(SAMPLERS), default="heun")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    parser.add_argument("--precision", choices=("auto", "float32", "bf16"), default="auto",
+                        help="auto: bf16 autocast on CUDA, float32 on CPU; bf16 is about 2x faster on CPU too")
     parser.add_argument("--models-dir", default=None, help="folder of the checkpoints (default: models/)")
     parser.add_argument("--out", default="samples.nc", help="output NetCDF file")
     parser.add_argument("--trajectory", default=None, metavar="PATH",
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = generate(args.backend, n=args.n, steps=args.steps, seed=args.seed, bounds=args.bounds,
                           sampler=args.sampler, device=args.device, callback=progress,
-                          models_dir=args.models_dir, return_trajectory=bool(args.trajectory))
+                          models_dir=args.models_dir, return_trajectory=bool(args.trajectory),
+                          precision=args.precision)
     finally:
         bar.close()
     elapsed = time.perf_counter() - start

@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 Backend = Literal["dm", "ldm-gaussian", "ldm-censored"]
 BoundsMode = Literal["none", "clip", "censored", "censored-sample"]
 SamplerName = Literal["heun", "euler", "ddim"]
+Precision = Literal["auto", "float32", "bf16"]
+PRECISIONS: tuple[str, ...] = ("auto", "float32", "bf16")
 
 BOUNDS_MODES: tuple[str, ...] = ("none", "clip", "censored", "censored-sample")
 MAX_SAMPLES, MAX_STEPS = 256, 1000
@@ -220,9 +222,11 @@ class _Denoiser:
         self.denoiser, self.ocean, self.autocast = denoiser, ocean, autocast
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.autocast else nullcontext()
+        ctx = torch.autocast(x.device.type, dtype=torch.bfloat16) if self.autocast else nullcontext()
+        fmt = torch.channels_last if self.autocast else torch.contiguous_format
         with ctx:
-            out = torch.cat([self.denoiser(xp, sp) for xp, sp in zip(x.split(CHUNK), sigma.split(CHUNK))])
+            out = torch.cat([self.denoiser(xp.contiguous(memory_format=fmt), sp)
+                             for xp, sp in zip(x.split(CHUNK), sigma.split(CHUNK))])
         out = out.float()
         return out if self.ocean is None else out * self.ocean  # (B, C, H, W)
 
@@ -254,12 +258,13 @@ def _to_dataset(fields: np.ndarray, dims: tuple[str, ...], cfg: DenoiserConfig |
 @overload
 def generate(backend: Backend, n: int = ..., steps: int = ..., seed: int = ..., bounds: BoundsMode = ...,
              sampler: SamplerName = ..., device: str = ..., *, callback: Callback | None = ...,
-             models_dir: str | os.PathLike | None = ..., return_trajectory: Literal[False] = ...) -> xr.Dataset: ...
+             models_dir: str | os.PathLike | None = ..., return_trajectory: Literal[False] = ...,
+             precision: Precision = ...) -> xr.Dataset: ...
 @overload
 def generate(backend: Backend, n: int = ..., steps: int = ..., seed: int = ..., bounds: BoundsMode = ...,
              sampler: SamplerName = ..., device: str = ..., *, callback: Callback | None = ...,
              models_dir: str | os.PathLike | None = ...,
-             return_trajectory: Literal[True]) -> tuple[xr.Dataset, xr.Dataset]: ...
+             return_trajectory: Literal[True], precision: Precision = ...) -> tuple[xr.Dataset, xr.Dataset]: ...
 def generate(
     backend: Backend,
     n: int = 16,
@@ -272,6 +277,7 @@ def generate(
     callback: Callback | None = None,
     models_dir: str | os.PathLike | None = None,
     return_trajectory: bool = False,
+    precision: Precision = "auto",
 ) -> xr.Dataset | tuple[xr.Dataset, xr.Dataset]:
     """Generate ``n`` sea-ice states with ``backend`` (Finn et al. 2024, Sec. 3; Karras et al. 2022, Alg. 1).
 
@@ -288,6 +294,8 @@ def generate(
     callback : ``callback(step, sigma, x, x0_hat)`` per step, in the sampler's (latent) space; raise
         (e.g. :class:`GenerationCancelled`) to stop: the exception propagates, nothing is returned.
     models_dir : folder of the checkpoints (default ``models/`` or ``$SEAICE_EXPLORER_MODELS``).
+    precision : ``"float32"``, ``"bf16"`` (autocast with channels_last for the denoiser; about 2×
+        faster on CPU and GPU) or ``"auto"`` (bf16 on CUDA, float32 on CPU).
     return_trajectory : also return a second Dataset, dims ``(step, sample, y, x)``: the decoded
         x0_hat of every step per variable (bounds applied; ``censored-sample`` previews use the
         point estimate, so the samples do not change) with coordinate ``sigma(step)``, and
@@ -301,7 +309,9 @@ def generate(
     device). With ``return_trajectory`` a tuple ``(samples, trajectory)``.
     """
     _validate(backend, n, steps, seed, bounds, sampler)
+    _check_choice("precision", precision, PRECISIONS)
     dev = pick_device(device)
+    bf16 = precision == "bf16" or (precision == "auto" and dev.type == "cuda")
     lb = load_backend(backend, models_dir, dev)
     cfg, grid = lb.data_config, _grid(lb.data_config)
     if grid.sizes["y"] != cfg.grid_size:
@@ -311,7 +321,7 @@ def generate(
     sigmas = karras_sigmas(steps, lb.config.sigma_min, lb.config.sigma_max, RHO)
     x = noise_like((n,) + lb.state_shape, lb.config.sigma_max, gen, dev)  # (n, C, H, W)
     ocean = torch.from_numpy(grid["mask"].values > 0).to(dev, torch.float32) if lb.vae is None else None
-    denoise = _Denoiser(lb.denoiser, ocean, autocast=dev.type == "cuda")
+    denoise = _Denoiser(lb.denoiser, ocean, autocast=bf16)
 
     states: list[np.ndarray] = []
     previews: list[np.ndarray] = []
@@ -336,7 +346,7 @@ def generate(
         "sampler": sampler, "steps": int(steps), "seed": int(seed), "bounds": bounds,
         "sigma_min": float(lb.config.sigma_min), "sigma_max": float(lb.config.sigma_max), "rho": RHO,
         "seaice_explorer_version": __version__, "device": dev.type,
-        "precision": "bf16 autocast" if dev.type == "cuda" else "float32",
+        "precision": "bf16 autocast" if bf16 else "float32",
     }
     ds = _to_dataset(fields, ("sample", "y", "x"), cfg, grid, attrs)
     ds = ds.assign_coords(sample=np.arange(n))

@@ -1,0 +1,148 @@
+"""``seaice-explorer bench``: sampling and training speed and peak memory, measured side by side.
+
+Every measurement runs in its own fresh process (so peak RSS is its own) one after the other in
+one run, and the ratios (dm ÷ ldm) come from numbers taken on the same machine minutes apart.
+Targets on the 2-core CPU (issue 3): ldm ≥ 10× faster than dm at 128², 16 latent samples ≤ 3 s.
+No timed assertions live in the tests; this script is where speed is checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing as mp
+import os
+import platform
+import resource
+import tempfile
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+BACKEND_BOUNDS = {"dm": "clip", "ldm-gaussian": "clip", "ldm-censored": "censored"}
+TRAIN_KINDS = ("vae", "dm", "ldm")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _sampling(backend: str, n: int, steps: int, sampler: str, device: str, precision: str,
+              models_dir: str | None) -> dict[str, Any]:
+    """Time ``generate`` for ``n`` samples, decode included, after a 1-sample 1-step warm-up."""
+    import torch
+
+    from .diffusion.generate import generate
+
+    bounds = BACKEND_BOUNDS[backend]
+    generate(backend, 1, 1, 0, bounds, sampler, device, models_dir=models_dir, precision=precision)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    ds = generate(backend, n, steps, 0, bounds, sampler, device, models_dir=models_dir, precision=precision)
+    seconds = time.perf_counter() - t0
+    out = {"seconds": round(seconds, 3), "per_sample_s": round(seconds / n, 4), "peak_rss_mb": round(_peak_rss_mb(), 1),
+           "device": ds.attrs["device"], "precision": ds.attrs["precision"]}
+    if torch.cuda.is_available() and device != "cpu":
+        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return out
+
+
+def _training(kind: str, steps: int, batch_size: int, device: str, models_dir: str | None) -> dict[str, Any]:
+    """Training throughput: wall time of ``steps`` optimiser steps on the default reference."""
+    from .checkpoints import checkpoint_dir
+    from .training.cli import default_hyperparameters
+    from .training.diffusion import train_diffusion
+    from .training.vae import train_vae
+
+    params = default_hyperparameters(kind)
+    common = dict(batch_size=batch_size, device=device, progress=False, preview=False,
+                  checkpoint_every=10**9, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        if kind == "vae":
+            result = train_vae(params, "default", tmp, steps, **common)
+        elif kind == "dm":
+            result = train_diffusion(params, "default", tmp, steps, crop=64, **common)
+        else:
+            vae = checkpoint_dir("vae-gaussian", models_dir)
+            result = train_diffusion(params, "default", tmp, steps, vae=vae, **common)
+    per_step = result.wall_time_s / steps
+    return {"steps": steps, "batch_size": batch_size, "s_per_step": round(per_step, 4),
+            "samples_per_s": round(batch_size / per_step, 2), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+
+
+def _in_child(fn, *args) -> dict[str, Any]:
+    """Run ``fn(*args)`` in a fresh spawned process; return its result or the error."""
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        try:
+            return pool.apply(fn, args)
+        except Exception as err:  # noqa: BLE001 - report, keep benchmarking the rest
+            return {"error": f"{type(err).__name__}: {err}"}
+
+
+def run_bench(n: int = 16, steps: int = 20, sampler: str = "heun", device: str = "auto",
+              precisions: tuple[str, ...] = ("float32", "bf16"), train_steps: int = 10,
+              batch_size: int = 8, backends: tuple[str, ...] = tuple(BACKEND_BOUNDS),
+              models_dir: str | None = None, train: bool = True) -> dict[str, Any]:
+    """All measurements, in one run; returns a JSON-ready dict with the dm ÷ ldm ratios."""
+    import torch
+
+    report: dict[str, Any] = {
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+                    "ld_preload": os.environ.get("LD_PRELOAD", "")},
+        "sampling": {}, "training": {}, "ratios": {},
+        "settings": {"n": n, "steps": steps, "sampler": sampler, "device": device},
+    }
+    for precision in precisions:
+        for backend in backends:
+            key = f"{backend}/{precision}"
+            log.info("sampling %s", key)
+            report["sampling"][key] = _in_child(_sampling, backend, n, steps, sampler, device, precision, models_dir)
+        dm = report["sampling"].get(f"dm/{precision}", {}).get("seconds")
+        for backend in backends:
+            ldm = report["sampling"][f"{backend}/{precision}"].get("seconds")
+            if backend != "dm" and dm and ldm:
+                report["ratios"][f"dm/{backend} ({precision})"] = round(dm / ldm, 2)
+    if train:
+        for kind in TRAIN_KINDS:
+            log.info("training %s", kind)
+            report["training"][kind] = _in_child(_training, kind, train_steps, batch_size, device, models_dir)
+    return report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--n", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--sampler", default="heun", choices=("heun", "euler", "ddim"))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", nargs="+", default=["float32", "bf16"], choices=("float32", "bf16"))
+    parser.add_argument("--backends", nargs="+", default=list(BACKEND_BOUNDS), choices=list(BACKEND_BOUNDS))
+    parser.add_argument("--train-steps", type=int, default=10, help="optimiser steps timed per model kind")
+    parser.add_argument("--no-train", action="store_true", help="skip the training throughput")
+    parser.add_argument("--models-dir", default=None)
+
+
+def _table(report: dict[str, Any]) -> str:
+    lines = ["sampling (n={n}, {steps} {sampler} steps, decode included)".format(**report["settings"])]
+    for key, row in report["sampling"].items():
+        lines.append(f"  {key:<24} " + ("  ".join(f"{k}={v}" for k, v in row.items())))
+    lines.append("ratios dm ÷ ldm")
+    lines += [f"  {k:<34} {v}x" for k, v in report["ratios"].items()]
+    if report["training"]:
+        lines.append("training throughput")
+        for key, row in report["training"].items():
+            lines.append(f"  {key:<6} " + ("  ".join(f"{k}={v}" for k, v in row.items())))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = run_bench(args.n, args.steps, args.sampler, args.device, tuple(args.precision), args.train_steps,
+                       backends=tuple(args.backends), models_dir=args.models_dir, train=not args.no_train)
+    print(json.dumps(report, indent=2) if args.json else _table(report))
+    return 0

@@ -1,0 +1,169 @@
+"""The three findings of Finn et al. 2024 (arXiv 2406.18417), judged from an ``evaluate`` table.
+
+Each verdict follows mechanically from numbers in the table, by the rules below; nothing is tuned
+to favour an answer. Every backend is judged at its *native* bounds setting, the one the paper
+uses: raw output for ``dm`` and ``ldm-gaussian``, the censored point estimate for
+``ldm-censored`` (``NATIVE_BOUNDS``; ``none`` when that row is missing).
+
+1. **Latent ≈ data space in scores.** For each latent backend, the ratio latent ÷ ``dm`` of each
+   headline score (``HEADLINE_SCORES``, all "lower is better"); the backend is *comparable* when
+   the geometric mean of the ratios lies within [1/``COMPARABLE_FACTOR``, ``COMPARABLE_FACTOR``].
+   Reproduced when every latent backend is comparable, refuted when none is.
+2. **Latent models smooth.** Per variable, the spectrum ratio generated ÷ reference in the
+   smallest-scale band (``{v}_spec_ratio_small``). A latent backend *smooths more than dm* when its
+   ratio is below dm's for more than half the variables. Reproduced when every latent backend
+   does, refuted when none does.
+3. **Censoring improves the MIZ and removes bound violations.** ``ldm-censored`` against
+   ``ldm-gaussian``: (a) lower MIZ-frequency RMSE, (b) lower W1 of the MIZ-area distribution,
+   (c) no bound violations while ``ldm-gaussian`` has some. Reproduced when all three hold,
+   refuted when neither MIZ score improves, partly reproduced otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Verdict = Literal["reproduced", "partly reproduced", "refuted", "not tested"]
+
+#: Bounds setting each backend is judged at (the paper's usage).
+NATIVE_BOUNDS: Mapping[str, str] = MappingProxyType({"dm": "none", "ldm-gaussian": "none", "ldm-censored": "censored"})
+LATENT: tuple[str, ...] = ("ldm-gaussian", "ldm-censored")
+#: Table columns of finding 1 (all: lower is better), with readable names.
+HEADLINE_SCORES: Mapping[str, str] = MappingProxyType({
+    "extent_w1_1e6km2": "extent W1",
+    "miz_area_w1_1e6km2": "MIZ-area W1",
+    "miz_freq_rmse": "MIZ-frequency RMSE",
+    "mean_rmse_norm": "mean-map RMSE",
+    "std_rmse_norm": "std-map RMSE",
+    "energy_norm": "marginal energy distance",
+})
+#: Finding 1: a latent backend is comparable to dm when its scores are within this factor (geometric mean).
+COMPARABLE_FACTOR = 1.5
+#: Finding 3: a violation fraction (%) at or below this counts as none.
+NO_VIOLATIONS_PCT = 1e-9
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding of the paper and the verdict of the table on it."""
+
+    number: int
+    claim: str
+    verdict: Verdict
+    evidence: str
+
+    def markdown(self) -> str:
+        return f"{self.number}. **{self.claim}: {self.verdict}.** {self.evidence}"
+
+
+def native_row(table: pd.DataFrame, backend: str) -> pd.Series | None:
+    """The row of ``backend`` at its native bounds (``none`` as fallback), or None."""
+    rows = table[table["backend"] == backend]
+    for bounds in (NATIVE_BOUNDS.get(backend, "none"), "none"):
+        hit = rows[rows["bounds"] == bounds]
+        if len(hit):
+            return hit.iloc[0]
+    return None
+
+
+def _label(row: pd.Series) -> str:
+    return f"{row['backend']}/{row['bounds']}"
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if np.isfinite(a) and np.isfinite(b) and a > 0 and b > 0 else math.nan
+
+
+def _verdict(flags: Sequence[bool], refuted: bool | None = None) -> Verdict:
+    """All true -> reproduced; ``refuted`` (default: none true) -> refuted; else partly."""
+    if flags and all(flags):
+        return "reproduced"
+    if (not any(flags)) if refuted is None else refuted:
+        return "refuted"
+    return "partly reproduced"
+
+
+def _missing(number: int, claim: str, needed: Sequence[str]) -> Finding:
+    return Finding(number, claim, "not tested", f"Needs the backends {', '.join(needed)} in the table.")
+
+
+def latent_vs_data(table: pd.DataFrame) -> Finding:
+    """Finding 1: latent diffusion scores ≈ data-space diffusion scores."""
+    claim = "Latent diffusion scores about as well as data-space diffusion"
+    dm = native_row(table, "dm")
+    latents = [r for r in (native_row(table, b) for b in LATENT) if r is not None]
+    if dm is None or not latents:
+        return _missing(1, claim, ("dm", "one latent backend"))
+    flags, parts = [], []
+    for row in latents:
+        ratios = {name: _ratio(float(row[key]), float(dm[key])) for key, name in HEADLINE_SCORES.items()
+                  if key in row and key in dm}
+        finite = [r for r in ratios.values() if np.isfinite(r)]
+        gmean = float(np.exp(np.mean(np.log(finite)))) if finite else math.nan
+        ok = bool(np.isfinite(gmean) and 1 / COMPARABLE_FACTOR <= gmean <= COMPARABLE_FACTOR)
+        flags.append(ok)
+        word = "comparable" if ok else ("better" if gmean < 1 else "worse") if np.isfinite(gmean) else "undefined"
+        detail = ", ".join(f"{k} {v:.2f}" for k, v in ratios.items() if np.isfinite(v))
+        parts.append(f"{_label(row)} ÷ {_label(dm)}: geometric mean {gmean:.2f} ({word}; {detail})")
+    evidence = (f"Score ratios (lower is better, comparable within ×{COMPARABLE_FACTOR:g}): "
+                + "; ".join(parts) + ".")
+    return Finding(1, claim, _verdict(flags), evidence)
+
+
+def smoothing(table: pd.DataFrame) -> Finding:
+    """Finding 2: latent models lose small-scale power relative to dm."""
+    claim = "Latent diffusion smooths the small scales"
+    dm = native_row(table, "dm")
+    latents = [r for r in (native_row(table, b) for b in LATENT) if r is not None]
+    cols = [c for c in table.columns if str(c).endswith("_spec_ratio_small")]
+    if dm is None or not latents or not cols:
+        return _missing(2, claim, ("dm", "one latent backend"))
+    flags, parts = [], []
+    for row in latents:
+        pairs = [(c.split("_")[0], float(row[c]), float(dm[c])) for c in cols
+                 if np.isfinite(row[c]) and np.isfinite(dm[c])]
+        lower = [v for v, a, b in pairs if a < b]
+        ok = len(lower) > len(pairs) / 2
+        flags.append(ok)
+        med = float(np.median([a for _, a, _ in pairs])) if pairs else math.nan
+        parts.append(f"{_label(row)} below dm in {len(lower)}/{len(pairs)} variables "
+                     f"({', '.join(lower) or 'none'}; median ratio {med:.2f})")
+    dm_med = float(np.nanmedian([float(dm[c]) for c in cols]))
+    evidence = ("Small-scale spectrum ratio generated ÷ reference (1 = right power, < 1 = smoother): "
+                f"{_label(dm)} median {dm_med:.2f}; " + "; ".join(parts) + ".")
+    return Finding(2, claim, _verdict(flags), evidence)
+
+
+def censoring(table: pd.DataFrame) -> Finding:
+    """Finding 3: the censored decoder improves the MIZ and removes bound violations."""
+    claim = "Censoring improves the marginal ice zone and removes bound violations"
+    gauss, cens = native_row(table, "ldm-gaussian"), native_row(table, "ldm-censored")
+    if gauss is None or cens is None:
+        return _missing(3, claim, ("ldm-gaussian", "ldm-censored"))
+    g_rmse, c_rmse = float(gauss["miz_freq_rmse"]), float(cens["miz_freq_rmse"])
+    g_w1, c_w1 = float(gauss["miz_area_w1_1e6km2"]), float(cens["miz_area_w1_1e6km2"])
+    g_vio, c_vio = float(gauss["violations_pct"]), float(cens["violations_pct"])
+    rmse_ok, w1_ok = c_rmse < g_rmse, c_w1 < g_w1
+    vio_ok = c_vio <= NO_VIOLATIONS_PCT < g_vio
+    evidence = (f"{_label(cens)} vs {_label(gauss)}: MIZ-frequency RMSE {c_rmse:.4f} vs {g_rmse:.4f} "
+                f"({'better' if rmse_ok else 'not better'}), MIZ-area W1 {c_w1:.3f} vs {g_w1:.3f} × 10⁶ km² "
+                f"({'better' if w1_ok else 'not better'}), bound violations {c_vio:.3g} % vs {g_vio:.3g} % "
+                f"({'removed' if vio_ok else 'not removed by censoring'}).")
+    return Finding(3, claim, _verdict([rmse_ok, w1_ok, vio_ok], refuted=not (rmse_ok or w1_ok)), evidence)
+
+
+def assess(table: pd.DataFrame) -> list[Finding]:
+    """The verdicts on the paper's three findings from an ``evaluate`` table (one row per setting)."""
+    return [latent_vs_data(table), smoothing(table), censoring(table)]
+
+
+def findings_markdown(findings: Sequence[Finding]) -> str:
+    """A numbered Markdown list of the findings with their verdicts and numbers."""
+    return "\n".join(f.markdown() for f in findings)

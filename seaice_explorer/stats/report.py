@@ -1,0 +1,230 @@
+"""The ``evaluate`` report files: the comparison table (Markdown/CSV), ``maps.nc`` and ``README.md``.
+
+Finn et al. 2024 (arXiv 2406.18417, Sec. 4) report their comparison as a table of scores per
+model; this module lays out the rows of :mod:`.scores` the same way and writes the maps and the
+README with the verdicts of :mod:`.findings`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import __version__
+from ..variables import VARIABLES
+from . import findings as findings_mod
+from .scores import ReferenceSummary, SetSummary, small_band_label
+
+
+# --------------------------------------------------------------------------- the table
+#: main table: CSV key -> (Markdown header, format)
+MAIN_COLUMNS: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
+    "n": ("states", ".0f"),
+    "extent_mean_1e6km2": ("extent mean (10⁶ km²)", ".2f"),
+    "extent_p10_1e6km2": ("extent 10–90 % (10⁶ km²)", ".2f"),
+    "extent_w1_1e6km2": ("extent W1 (10⁶ km²)", ".3f"),
+    "miz_area_mean_1e6km2": ("MIZ area mean (10⁶ km²)", ".3f"),
+    "miz_area_w1_1e6km2": ("MIZ area W1 (10⁶ km²)", ".3f"),
+    "miz_freq_rmse": ("MIZ freq. RMSE", ".4f"),
+    "mean_rmse_norm": ("mean-map RMSE (norm.)", ".3f"),
+    "std_rmse_norm": ("std-map RMSE (norm.)", ".3f"),
+    "energy_norm": ("energy dist. (norm.)", ".4f"),
+    "spec_ratio_small_median": ("spectrum ratio, small scales (median)", ".2f"),
+    "violations_pct": ("bound violations (%)", ".3f"),
+    "sic_at_bounds_pct": ("sic at 0 or 1 (%)", ".1f"),
+    "time_per_sample_s": ("time / sample (s)", ".2f"),
+})
+#: per-variable tables: column suffix -> (title, format)
+PER_VARIABLE: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
+    "mean_rmse": ("Mean-map RMSE (variable units)", ".4f"),
+    "std_rmse": ("Std-map RMSE (variable units)", ".4f"),
+    "energy": ("Energy distance of the marginals (variable units)", ".4f"),
+    "spec_ratio_small": ("Spectrum ratio generated ÷ reference, smallest-scale band", ".3f"),
+    "violation_pct": ("Bound violations (% of ocean cells below the lower or above the upper bound)", ".3f"),
+})
+
+
+def build_table(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """One DataFrame row per setting (+ reference rows) with every score column."""
+    table = pd.DataFrame(rows)
+    spec = [c for c in table.columns if str(c).endswith("_spec_ratio_small")]
+    if spec:
+        table["spec_ratio_small_median"] = table[spec].median(axis=1, skipna=True)
+    main = [c for c in MAIN_COLUMNS if c in table.columns]
+    if "extent_p90_1e6km2" in table.columns and "extent_p10_1e6km2" in main:
+        main.insert(main.index("extent_p10_1e6km2") + 1, "extent_p90_1e6km2")
+    first = ["backend", "bounds", *main]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def _cell(value: object, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    return format(value, fmt) if isinstance(value, (int, float, np.number)) else str(value)
+
+
+def _markdown(header: list[str], lines: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return "\n".join(out + ["| " + " | ".join(line) + " |" for line in lines])
+
+
+def table_markdown(table: pd.DataFrame, small_band: str) -> str:
+    """The main table and one small table per per-variable score, in Markdown."""
+    keys = [k for k in MAIN_COLUMNS if k in table.columns]
+    header = ["backend/bounds"] + [MAIN_COLUMNS[k][0].replace("small scales", small_band) for k in keys]
+    lines = []
+    for _, row in table.iterrows():
+        cells = [f"{row['backend']}/{row['bounds']}"]
+        for k in keys:
+            if k == "extent_p10_1e6km2":
+                cells.append(f"{_cell(row[k], '.2f')}–{_cell(row['extent_p90_1e6km2'], '.2f')}")
+            else:
+                cells.append(_cell(row[k], MAIN_COLUMNS[k][1]))
+        lines.append(cells)
+    parts = [_markdown(header, lines)]
+    for suffix, (title, fmt) in PER_VARIABLE.items():
+        names = [v for v in VARIABLES if f"{v}_{suffix}" in table.columns]
+        cols = [f"{v}_{suffix}" for v in names]
+        if not cols:
+            continue
+        title = title.replace("smallest-scale band", f"smallest-scale band ({small_band})")
+        body = [[f"{r['backend']}/{r['bounds']}"] + [_cell(r[c], fmt) for c in cols] for _, r in table.iterrows()]
+        parts.append(f"**{title}**\n\n" + _markdown(["backend/bounds"] + names, body))
+    return "\n\n".join(parts) + "\n"
+
+
+# --------------------------------------------------------------------------- maps.nc
+def maps_dataset(ref: ReferenceSummary, summaries: dict[str, SetSummary], template: xr.Dataset) -> xr.Dataset:
+    """MIZ frequency (+ difference), mean/std maps and mean spectra, per setting and for the reference."""
+    labels = list(summaries)
+    r = ref.summary
+    spatial = {c: template.coords[c] for c in ("lat", "lon", "mask", "cell_area") if c in template.coords}
+    out = xr.Dataset(coords={"setting": ("setting", labels, {"long_name": "backend/bounds"})})
+    freq = xr.concat([s.miz_frequency for s in summaries.values()], dim="setting").assign_coords(setting=labels)
+    out["miz_frequency"] = freq.assign_attrs(units="1", long_name="fraction of generated states in the MIZ (0.15 <= sic <= 0.80)")
+    out["miz_frequency_reference"] = r.miz_frequency.assign_attrs(units="1", long_name="fraction of reference states in the MIZ")
+    out["miz_frequency_difference"] = (freq - r.miz_frequency).assign_attrs(units="1", long_name="MIZ frequency, generated minus reference")
+    for v in ref.variables:
+        meta = VARIABLES[v]
+        for stat in ("mean", "std"):
+            maps = xr.concat([s.maps[v].sel(statistic=stat, drop=True) for s in summaries.values()], dim="setting")
+            attrs = {"units": meta.units, "long_name": f"{stat} of {meta.long_name} over the generated states"}
+            if meta.standard_name and stat == "mean":
+                attrs["cell_methods"] = "sample: mean"
+            out[f"{v}_{stat}"] = maps.assign_coords(setting=labels).assign_attrs(attrs)
+            out[f"{v}_{stat}_reference"] = r.maps[v].sel(statistic=stat, drop=True).assign_attrs(
+                units=meta.units, long_name=f"{stat} of {meta.long_name} over the reference states")
+        spec = xr.concat([s.spectrum[v] for s in summaries.values()], dim="setting").assign_coords(setting=labels)
+        out[f"{v}_spectrum"] = spec.assign_attrs(units=f"({meta.units})2", long_name=f"mean power spectrum of {v} per wavenumber ring")
+        out[f"{v}_spectrum_reference"] = r.spectrum[v].assign_attrs(units=f"({meta.units})2",
+                                                                    long_name=f"mean power spectrum of {v}, reference")
+    out = out.assign_coords(spatial)
+    out.attrs = {"title": "seaice-explorer evaluate: maps and spectra", "Conventions": "CF-1.8",
+                 "source": f"seaice-explorer {__version__} evaluate", "grid": template.attrs.get("grid", "")}
+    if "proj4" in template.attrs:
+        out.attrs["proj4"] = template.attrs["proj4"]
+    return out
+
+
+def write_maps(ds: xr.Dataset, path: Path) -> Path:
+    """NetCDF with zlib; maps quantised to 4 decimals (1e-4 in the variable's units) to keep it small."""
+    enc = {}
+    for name, da in ds.data_vars.items():
+        enc[name] = {"zlib": True, "complevel": 6, "dtype": "float32"}
+        if "y" in da.dims:
+            enc[name]["least_significant_digit"] = 4
+    ds.to_netcdf(path, encoding=enc)
+    return path
+
+
+# --------------------------------------------------------------------------- README
+@dataclass
+class RunInfo:
+    """What the README records about one evaluate run."""
+
+    command: str
+    started: datetime
+    device: str
+    timings: dict[str, float] = field(default_factory=dict)
+    generation: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    checkpoints: dict[str, str] = field(default_factory=dict)
+
+
+def readme_text(info: RunInfo, ref: xr.Dataset, ref_summary: ReferenceSummary, table: pd.DataFrame,
+                verdicts: list[findings_mod.Finding], args: argparse.Namespace) -> str:
+    """The report's README: command, date, version, device, timings, findings, files, definitions."""
+    timing = "\n".join(f"- {k}: {v:.1f} s" for k, v in info.timings.items())
+    gen = "\n".join(f"- {line}" for line in info.generation)
+    ckpt = "\n".join(f"- {k}: `{v}`" for k, v in info.checkpoints.items())
+    skipped = ", ".join(info.skipped) or "none"
+    return f"""# seaice-explorer evaluation report
+
+Re-implementation of the evaluation of Finn et al. 2024, *Towards diffusion models for
+large-scale sea-ice modelling* (arXiv 2406.18417), on this project's data.
+
+```
+{info.command}
+```
+
+- date: {info.started.strftime('%Y-%m-%d %H:%M UTC')}
+- seaice-explorer {__version__}
+- device: {info.device}
+- reference: `{args.reference}`, {ref_summary.n} states, {ref.attrs.get('grid', '')}
+  ({ref.attrs.get('reference_kind') or ref.attrs.get('title', '')})
+- samples: n = {args.n} per setting, Heun, {args.steps} steps ({2 * args.steps - 1} network evaluations), seed {args.seed};
+  skipped invalid combinations: {skipped}
+
+## Findings of the paper, on these numbers
+
+{findings_mod.findings_markdown(verdicts)}
+
+Rules (from `seaice_explorer/stats/findings.py`): each backend is judged at its native setting
+(dm/none, ldm-gaussian/none, ldm-censored/censored). (1) comparable when the geometric mean of
+the latent ÷ dm ratios of extent W1, MIZ-area W1, MIZ-frequency RMSE, normalised mean/std-map
+RMSE and energy distance lies within ×{findings_mod.COMPARABLE_FACTOR:g}; (2) a latent backend
+smooths more than dm when its small-scale ({small_band_label(ref_summary)}) spectrum ratio is lower
+than dm's for most variables; (3) ldm-censored vs ldm-gaussian: lower MIZ-frequency RMSE, lower
+MIZ-area W1, and zero bound violations where ldm-gaussian has some. The `reference-subsample`
+row scores {min(args.n, ref_summary.n)} random reference states against all of them: the sampling
+noise floor of each score at this n. Note that `clip` and `censored` give identical fields for
+ldm-censored (the censored point estimate is clamp(μ, l, u)), and that clipping never changes
+extent, MIZ area or MIZ frequency (they depend on 0.15 ≤ sic ≤ 0.80 only).
+
+## Table
+
+{table_markdown(table, small_band_label(ref_summary))}
+Full precision and every column: `table.csv`. Areas in 10⁶ km²; per-variable RMSEs and energy
+distances in the variable's units (sit m, sic and sid 1, siu and siv m s⁻¹); "norm." columns are
+divided by each variable's normalisation std (`variables.VARIABLES[v].std`) and averaged over
+variables. W1: Wasserstein-1 between the distributions over states. MIZ-frequency RMSE:
+area-weighted over ocean cells. Spectrum ratio: mean power generated ÷ reference summed over the
+band. Bound violations: mean over bounded variables (sit, sic, sid) of the fraction of ocean
+cells beyond a bound. Time per sample: wall time of `generate` ÷ n (the raw sample of a
+backend serves none/clip/censored).
+
+## Timings
+
+{timing}
+
+Generation:
+{gen}
+
+## Checkpoints
+
+{ckpt}
+
+## Files
+
+- `table.md`, `table.csv`: the table above.
+- `maps.nc`: MIZ frequency per setting, reference and difference; mean and std maps; mean spectra.
+- `sample_maps.png`, `miz_frequency.png`, `distributions.png`, `spectra.png`: figures (native settings).
+- `samples/`: the cached samples (git-ignored; reused by the next run unless `--no-cache`).
+"""

@@ -1,0 +1,115 @@
+"""``seaice-explorer train vae|dm|ldm``: train a model and write ``models/<name>/``.
+
+Examples
+--------
+seaice-explorer train vae --decoder censored --data default --out models/vae-censored --steps 4000
+seaice-explorer train dm --data default --out models/dm --steps 8000 --crop 64
+seaice-explorer train ldm --vae models/vae-censored --data default --out models/ldm-censored --steps 6000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import SeaIceInputError
+
+log = logging.getLogger(__name__)
+
+
+def default_hyperparameters(kind: str) -> dict[str, Any]:
+    """Network hyper-parameters of the shipped models (config keys), before --config and --set."""
+    if kind == "vae":
+        return {"latent_channels": 8, "base_channels": 32, "downsample": 4, "beta": 1e-3}
+    if kind == "dm":
+        return {"kind": "dm", "base_channels": 32, "channel_mults": [1, 2, 2], "attn_levels": []}
+    return {"kind": "ldm", "base_channels": 32, "channel_mults": [1, 2, 2], "attn_levels": [2]}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=("vae", "dm", "ldm"), help="what to train")
+    parser.add_argument("--config", type=Path, help="JSON file of config keys (VAEConfig / DenoiserConfig)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config key (JSON value), e.g. --set base_channels=48")
+    parser.add_argument("--data", default="default", help="'default' (bundled reference) or a canonical NetCDF/Zarr path")
+    parser.add_argument("--out", required=True, type=Path, help="checkpoint folder, e.g. models/vae-gaussian")
+    parser.add_argument("--steps", type=int, default=1000, help="total optimiser steps")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW)")
+    parser.add_argument("--warmup", type=int, default=None, help="warm-up steps (default min(500, steps/20))")
+    parser.add_argument("--ema-decay", type=float, default=0.999)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/train_state")
+    parser.add_argument("--stop-at", type=int, default=None, help="stop after this step (resume later)")
+    parser.add_argument("--decoder", choices=("gaussian", "censored"), default=None, help="VAE decoder (default gaussian)")
+    parser.add_argument("--vae", help="VAE checkpoint for ldm, e.g. models/vae-gaussian")
+    parser.add_argument("--crop", type=int, default=None, help="random crop size (default 64 for dm, none otherwise; 0 = none)")
+    parser.add_argument("--normalisation", choices=("table", "data"), default="table",
+                        help="per-variable mean/std from the variable table or from the training data")
+    parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    parser.add_argument("--no-channels-last", action="store_true", help="keep the default memory format")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+
+
+def _command_line() -> str:
+    argv = sys.argv
+    if "train" in argv[1:]:
+        return shlex.join(["seaice-explorer"] + argv[argv.index("train"):])
+    return shlex.join(["seaice-explorer", "train", *argv[1:]])
+
+
+def build_config(args: argparse.Namespace) -> dict[str, Any]:
+    """Defaults for the kind, then the --config file, then each --set, then --decoder."""
+    params = default_hyperparameters(args.kind)
+    if args.config is not None:
+        try:
+            params.update(json.loads(Path(args.config).read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise SeaIceInputError(args.config, f"cannot read the config ({err})", "Pass a JSON object of config keys") from None
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SeaIceInputError("--set", f"{item!r} is not KEY=VALUE", "Write e.g. --set base_channels=48")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    if args.kind == "vae":
+        if args.decoder is not None:
+            params["decoder"] = args.decoder
+        params.setdefault("decoder", "gaussian")
+    elif params.get("kind", args.kind) != args.kind:
+        raise SeaIceInputError("--config", f"config kind {params['kind']!r} does not match {args.kind!r}", "Drop 'kind' from the file")
+    return params
+
+
+def run(args: argparse.Namespace) -> int:
+    from .diffusion import train_diffusion
+    from .vae import train_vae
+
+    params = build_config(args)
+    if args.device != "cpu":  # reproducible cuDNN kernels (process-wide, the CLI owns the process)
+        import torch
+
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    crop = args.crop if args.crop is not None else (64 if args.kind == "dm" else 0)
+    common = dict(
+        batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, ema_decay=args.ema_decay, seed=args.seed,
+        device=args.device, resume=args.resume, stop_at=args.stop_at, crop=crop or None,
+        checkpoint_every=args.checkpoint_every, bf16=args.bf16, channels_last=not args.no_channels_last,
+        progress=not args.no_progress, command=_command_line(), normalisation=args.normalisation,
+    )
+    if args.kind == "vae":
+        result = train_vae(params, args.data, args.out, args.steps, **common)
+    else:
+        result = train_diffusion(params, args.data, args.out, args.steps, vae=args.vae, **common)
+    losses = ", ".join(f"{k}={v:.4g}" for k, v in result.final_losses.items())
+    print(f"{result.out}: step {result.step}/{args.steps}, {result.wall_time_s:.0f} s, {losses}")
+    return 0

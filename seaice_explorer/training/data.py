@@ -1,0 +1,168 @@
+"""Training data: canonical Dataset -> normalised tensor (T, C, H, W) with land zeros, and crops.
+
+Normalisation z = (x - mean) / std per variable (the variable table's values or statistics of
+the training data over ocean cells). Values are clamped to the normalised physical bounds so a
+value at a bound is *exactly* at it, as the censored likelihood needs (Finn et al. 2024, Sec. 2.2).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import Tensor
+
+from ..errors import SeaIceInputError
+from ..variables import STATE_VARIABLES, VARIABLES
+
+log = logging.getLogger(__name__)
+
+Normalisation = Literal["table", "data"]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Normalised training states and what is needed to undo the normalisation."""
+
+    fields: Tensor  # (T, C, H, W) float32, normalised, 0 on land
+    mask: Tensor  # (H, W) float32, ocean = 1
+    variables: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    source: str  # human-readable description for the model card
+    grid: str
+
+    @property
+    def grid_size(self) -> int:
+        return int(self.fields.shape[-1])
+
+    @property
+    def bounds(self) -> tuple[Tensor, Tensor]:
+        """Normalised (lower, upper) bounds (C,), ±inf where unbounded."""
+        return normalised_bounds(self.variables, self.mean, self.std)
+
+
+def conditioning(mask: Tensor, with_mask: bool = True, with_coords: bool = True) -> Tensor:
+    """Fixed conditioning channels (Cc, H, W): the ocean mask, then x and y in [-1, 1] (CoordConv,
+    Liu et al. 2018, arXiv 1807.03247) so a fully convolutional net trained on crops knows where
+    each crop lies on the grid."""
+    h, w = mask.shape
+    chans = [mask.float()] if with_mask else []
+    if with_coords:
+        yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+        chans += [xx, yy]
+    return torch.stack(chans) if chans else torch.zeros(0, h, w)
+
+
+def normalised_bounds(variables: Sequence[str], mean: Sequence[float], std: Sequence[float]) -> tuple[Tensor, Tensor]:
+    """Physical bounds of the variable table mapped through z = (x - mean) / std (float32, (C,))."""
+    lo = torch.tensor([VARIABLES[v].lower for v in variables], dtype=torch.float32)
+    hi = torch.tensor([VARIABLES[v].upper for v in variables], dtype=torch.float32)
+    m = torch.tensor(mean, dtype=torch.float32)
+    s = torch.tensor(std, dtype=torch.float32)
+    return (lo - m) / s, (hi - m) / s  # ±inf stays ±inf
+
+
+def open_data(data: str | os.PathLike | xr.Dataset) -> tuple[xr.Dataset, str]:
+    """The canonical Dataset behind ``data`` ("default", a path, or a Dataset) and a description."""
+    if isinstance(data, xr.Dataset):
+        return data, str(data.attrs.get("title") or data.attrs.get("source") or "in-memory Dataset")
+    try:
+        from ..data import open_reference
+    except ImportError as err:  # the data package is written elsewhere; say so clearly
+        raise SeaIceInputError(str(data), f"cannot open training data ({err})",
+                               "Install the full package (seaice_explorer.data.open_reference)") from None
+    ds = open_reference(data)
+    if str(data) == "default":
+        kind = ds.attrs.get("reference_kind", "default reference")
+        return ds, f"default reference data/nextsim_like_default.nc ({kind})"
+    return ds, str(data)
+
+
+def load_training_data(
+    data: str | os.PathLike | xr.Dataset | TrainingData,
+    variables: Sequence[str] = STATE_VARIABLES,
+    normalisation: Normalisation | tuple[Sequence[float], Sequence[float]] = "table",
+) -> TrainingData:
+    """Normalised states of ``data`` for training; ``normalisation`` is "table", "data" or (mean, std)."""
+    if isinstance(data, TrainingData):
+        return data
+    ds, source = open_data(data)
+    variables = tuple(variables)
+    missing = [v for v in variables if v not in ds.data_vars]
+    if missing:
+        raise SeaIceInputError(source, f"variables {missing} missing (found {list(ds.data_vars)})",
+                               "Train on a canonical Dataset with all state variables")
+    tdim = "time" if "time" in ds.dims else ("sample" if "sample" in ds.dims else None)
+    arrays = []
+    for v in variables:
+        da = ds[v]
+        da = da.transpose(tdim, "y", "x") if tdim else da.transpose("y", "x").expand_dims("time")
+        arrays.append(np.asarray(da.values, dtype=np.float32))
+    raw = np.stack(arrays, axis=1)  # (T, C, H, W)
+    t, _, h, w = raw.shape
+    if h != w:
+        raise SeaIceInputError(source, f"grid is {h}×{w}, not square", "Regrid to a square grid (e.g. grid.default_grid)")
+    if "mask" in ds.coords or "mask" in ds.data_vars:
+        ocean = np.asarray(ds["mask"].values) > 0
+    else:
+        ocean = np.isfinite(raw).all(axis=(0, 1))
+    mean, std = _normalisation(raw, ocean, variables, normalisation, source)
+    m = torch.tensor(mean, dtype=torch.float32)[:, None, None]
+    s = torch.tensor(std, dtype=torch.float32)[:, None, None]
+    fields = (torch.from_numpy(raw) - m) / s  # (T, C, H, W)
+    lo, hi = normalised_bounds(variables, mean, std)
+    fields = torch.maximum(torch.minimum(fields, hi[:, None, None]), lo[:, None, None])
+    mask = torch.from_numpy(ocean.astype(np.float32))
+    fields = torch.where((mask > 0) & torch.isfinite(fields), fields, torch.zeros(()))
+    grid = str(ds.attrs.get("grid", f"{h}x{w}"))
+    log.info("training data: %d states of %s on %s, %d ocean cells", t, variables, grid, int(mask.sum()))
+    return TrainingData(fields.contiguous(), mask, variables, mean, std, f"{source}, {t} states", grid)
+
+
+def _normalisation(raw: np.ndarray, ocean: np.ndarray, variables: tuple[str, ...],
+                   how: Normalisation | tuple, source: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    if how == "table":
+        return tuple(VARIABLES[v].mean for v in variables), tuple(VARIABLES[v].std for v in variables)
+    if how == "data":
+        vals = raw[:, :, ocean]  # (T, C, N)
+        mean = np.nanmean(vals, axis=(0, 2))
+        std = np.nanstd(vals, axis=(0, 2))
+        std = np.where(std > 0, std, 1.0)
+        return tuple(float(x) for x in mean), tuple(float(x) for x in std)
+    mean, std = (tuple(float(x) for x in v) for v in how)
+    if len(mean) != len(variables) or len(std) != len(variables) or not all(x > 0 and math.isfinite(x) for x in std):
+        raise SeaIceInputError(source, f"normalisation {how} does not fit {variables}", "Give one mean and std > 0 per variable")
+    return mean, std
+
+
+def random_crop(x: Tensor, mask: Tensor, size: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """One random ``size``² window per sample of ``x`` (B, C, H, W) and the same window of ``mask``.
+
+    ``mask`` is (H, W) or (B|1, Cm, H, W); returns ((B, C, size, size), (B, Cm, size, size)).
+    """
+    b, _, h, w = x.shape
+    if size > h or size > w:
+        raise ValueError(f"crop {size} larger than the field {h}×{w}")
+    if mask.ndim == 2:
+        mask = mask[None, None]
+    mask = mask.expand(b, -1, h, w)
+    ys = torch.randint(0, h - size + 1, (b,), generator=generator).tolist()
+    xs = torch.randint(0, w - size + 1, (b,), generator=generator).tolist()
+    xc = torch.stack([x[i, :, y0:y0 + size, x0:x0 + size] for i, (y0, x0) in enumerate(zip(ys, xs))])
+    mc = torch.stack([mask[i, :, y0:y0 + size, x0:x0 + size] for i, (y0, x0) in enumerate(zip(ys, xs))])
+    return xc, mc
+
+
+def denormalise(z: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
+    """x = z * std + mean per channel of (B, C, H, W)."""
+    m = torch.tensor(mean, dtype=z.dtype, device=z.device)[:, None, None]
+    s = torch.tensor(std, dtype=z.dtype, device=z.device)[:, None, None]
+    return z * s + m

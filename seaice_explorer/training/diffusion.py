@@ -1,0 +1,190 @@
+"""Training of the data-space (``dm``) and latent (``ldm``) denoisers (Finn et al. 2024, Sec. 3).
+
+Both use the EDM loss (Karras et al. 2022, Sec. 5: log-normal p(σ), λ(σ) = 1/c_out²). The data
+-space U-Net trains on random crops of the normalised state; the matching crops of the land mask
+(the loss weight and a conditioning channel) and of the x/y coordinate channels go with them. The latent denoiser trains on the VAE's
+posterior means of the whole data set, standardised per latent channel to unit scale.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import Tensor, nn
+
+from ..checkpoints import (
+    DenoiserConfig,
+    VAEConfig,
+    build_module,
+    checkpoint_dir,
+    checkpoint_hash,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+)
+from ..diffusion.losses import edm_loss
+from ..diffusion.precond import EDMPrecond
+from ..errors import SeaIceInputError
+from .data import Normalisation, TrainingData, conditioning, denormalise, load_training_data, random_crop
+from .loops import TrainOptions, TrainResult, fit, seeded_module
+from .report import save_states_png
+
+log = logging.getLogger(__name__)
+
+
+class CondNet(nn.Module):
+    """Binds a per-batch conditioning (the cropped mask) to a U-Net: ``net(x, c_noise, cond=cond)``."""
+
+    def __init__(self, net: nn.Module, cond: Tensor | None) -> None:
+        super().__init__()
+        self.net, self.cond = net, cond
+
+    def forward(self, x: Tensor, c_noise: Tensor) -> Tensor:
+        return self.net(x, c_noise, cond=self.cond)
+
+
+def train_diffusion(
+    config: DenoiserConfig | Mapping[str, Any] | None,
+    data: str | os.PathLike | xr.Dataset | TrainingData,
+    out: str | os.PathLike,
+    steps: int,
+    vae: str | os.PathLike | None = None,
+    *,
+    normalisation: Normalisation | tuple = "table",
+    options: TrainOptions | None = None,
+    **overrides: Any,
+) -> TrainResult:
+    """Train a ``dm`` or ``ldm`` (``config["kind"]``) denoiser; ``vae`` names the VAE checkpoint for ldm.
+
+    ``overrides`` are :class:`TrainOptions` fields. Data normalisation, grid and (for ldm) the
+    latent statistics and the VAE's name and hash are filled into the saved config.
+    """
+    opts = dataclasses.replace(options or TrainOptions(), steps=steps, **overrides)
+    params = config.to_dict() if isinstance(config, DenoiserConfig) else dict(config or {})
+    kind = params.setdefault("kind", "dm")
+    device = resolve_device(opts.device)
+    if kind == "ldm":
+        td, latents, params = _latent_data(params, data, vae, device)
+        fields = latents
+    elif kind == "dm":
+        td = load_training_data(data, tuple(params.get("variables") or DenoiserConfig.variables), normalisation)
+        fields = td.fields
+        if opts.crop and opts.crop >= td.grid_size:
+            opts = dataclasses.replace(opts, crop=None)
+        if opts.crop and (opts.crop > td.grid_size or opts.crop % 2 ** (len(params.get("channel_mults") or (1, 2, 2)) - 1)):
+            raise SeaIceInputError("crop", f"crop {opts.crop} does not fit the U-Net and the {td.grid_size}² grid",
+                                   "Use a multiple of 2**(levels-1) no larger than the grid, e.g. 64")
+    else:
+        raise SeaIceInputError("kind", f"unknown denoiser kind {kind!r}", "Use 'dm' or 'ldm'")
+    params.update(variables=list(td.variables), grid_size=td.grid_size, grid=td.grid, mean=list(td.mean), std=list(td.std))
+    cfg = DenoiserConfig.from_dict(params)
+    model = seeded_module(lambda: build_module(cfg), opts.seed)
+    cond_full = None
+    if cfg.kind == "dm":  # (1 + Cc, H, W): the loss weight (mask) and the U-Net's fixed conditioning
+        cond_full = torch.cat([td.mask[None], conditioning(td.mask, cfg.mask_channel, cfg.coord_channels)])
+        if cfg.cond_channels:
+            model.set_mask(cond_full[1:])  # type: ignore[operator]
+    fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
+
+    def loss_fn(net, gen_cpu, gen_dev):
+        dev = next(net.parameters()).device
+        idx = torch.randint(fields.shape[0], (opts.batch_size,), generator=gen_cpu)
+        x = fields[idx]
+        weight = cond = None
+        if cond_full is not None:
+            c = cond_full[None].expand(x.shape[0], -1, -1, -1)  # (B, 1 + Cc, H, W)
+            if opts.crop:
+                x, c = random_crop(x, c, opts.crop, gen_cpu)
+            c = c.to(dev)
+            weight, cond = c[:, :1], (c[:, 1:] if cfg.cond_channels else None)
+        x = x.to(dev).contiguous(memory_format=fmt)
+        denoiser = EDMPrecond(CondNet(net, cond) if cond is not None else net, cfg.sigma_data)
+        loss = edm_loss(denoiser, x, weight=weight, generator=gen_dev, p_mean=cfg.p_mean,
+                        p_std=cfg.p_std, sigma_data=cfg.sigma_data)
+        return loss, {}
+
+    card = {"training_data": td.source, "parameters": sum(p.numel() for p in model.parameters())}
+    if cfg.kind == "ldm":
+        card["vae"] = f"{cfg.vae} (sha256 {cfg.vae_hash})"
+    result = fit(model, loss_fn, cfg, out, opts, card)
+    if result.step >= opts.steps:
+        _finalise(result, cfg, td, vae, opts)
+    return result
+
+
+def _finalise(result: TrainResult, cfg: DenoiserConfig, td: TrainingData, vae: Any, opts: TrainOptions) -> None:
+    """Final model card: the VAE's reconstruction error (ldm) and a sample image."""
+    from .vae import reconstruction_error
+
+    net, _ = load_checkpoint(result.out)
+    vae_net = vae_cfg = None
+    if cfg.kind == "ldm":
+        vae_net, vae_cfg = load_checkpoint(vae)
+        errors, _ = reconstruction_error(vae_net, vae_cfg, td)  # type: ignore[arg-type]
+        result.card["reconstruction_error"] = {f"VAE {k}": v for k, v in errors.items()}
+    if opts.preview:
+        _preview(result, net, cfg, td, vae_net, opts.seed)
+    save_checkpoint(result.out, net, cfg, result.card)
+
+
+def _latent_data(params: dict, data: Any, vae: str | os.PathLike | None, device: torch.device):
+    """Encode the data set once with the VAE (posterior mean) and standardise per latent channel."""
+    if vae is None:
+        raise SeaIceInputError("vae", "latent diffusion needs a trained VAE", "Pass --vae models/vae-gaussian (or vae-censored)")
+    net, vcfg = load_checkpoint(vae, device=device)
+    if not isinstance(vcfg, VAEConfig):
+        raise SeaIceInputError(vae, f"expected a VAE checkpoint, found kind {vcfg.kind!r}", "Pass a VAE checkpoint")
+    td = load_training_data(data, vcfg.variables, (vcfg.mean, vcfg.std))
+    if td.grid_size != vcfg.grid_size:
+        raise SeaIceInputError(vae, f"VAE trained on a {vcfg.grid_size}² grid, data are {td.grid_size}²",
+                               "Train the VAE on the same grid as the diffusion model")
+    latents = encode_dataset(net, td.fields)  # (T, L, h, w)
+    lmean = latents.mean(dim=(0, 2, 3))
+    lstd = latents.std(dim=(0, 2, 3)).clamp_min(1e-6)
+    z = (latents - lmean[:, None, None]) / lstd[:, None, None]
+    folder = checkpoint_dir(vae)
+    params.update(vae=Path(folder).name, vae_hash=checkpoint_hash(folder), latent_channels=vcfg.latent_channels,
+                  latent_size=vcfg.latent_size, latent_mean=[float(v) for v in lmean],
+                  latent_std=[float(v) for v in lstd])
+    log.info("latents %s, channel std before standardising %s", tuple(z.shape), [round(float(v), 3) for v in lstd])
+    return td, z.contiguous(), params
+
+
+@torch.no_grad()
+def encode_dataset(vae: nn.Module, fields: Tensor, batch: int = 16) -> Tensor:
+    """Posterior means of all states ``(T, C, H, W)`` -> ``(T, L, H/f, W/f)`` on the CPU."""
+    device = next(vae.parameters()).device
+    return torch.cat([vae.encode(fields[i:i + batch].to(device))[0].float().cpu()
+                      for i in range(0, fields.shape[0], batch)])
+
+
+@torch.no_grad()
+def _preview(result: TrainResult, net: nn.Module, cfg: DenoiserConfig, td: TrainingData, vae: Any,
+             seed: int, n: int = 3) -> None:
+    """Four rows (a reference state and ``n`` samples, 20 Heun steps) in ``sample.png``."""
+    from ..diffusion.censored import censored_point
+    from ..diffusion.samplers import sample_heun
+    from ..diffusion.schedules import karras_sigmas
+
+    gen = torch.Generator().manual_seed(seed)
+    size = cfg.spatial_size
+    x = torch.randn((n, cfg.in_channels, size, size), generator=gen) * cfg.sigma_max
+    sigmas = karras_sigmas(20, cfg.sigma_min, cfg.sigma_max)
+    z = sample_heun(EDMPrecond(net, cfg.sigma_data), x, sigmas)  # (n, C', S, S)
+    if cfg.kind == "ldm":
+        z = z * torch.tensor(cfg.latent_std)[:, None, None] + torch.tensor(cfg.latent_mean)[:, None, None]
+        z = vae.decode(z)[0]
+        if vae.decoder == "censored":
+            z = censored_point(z, *td.bounds)
+    phys = denormalise(torch.cat([td.fields[:1], z.float()]), cfg.mean, cfg.std).numpy()
+    phys[:, :, (td.mask <= 0).numpy()] = np.nan
+    save_states_png(result.out / "sample.png", phys, cfg.variables, ["reference"] + [f"sample {i + 1}" for i in range(n)])
+    result.card["sample_image"] = "sample.png"

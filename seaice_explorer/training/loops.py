@@ -1,0 +1,252 @@
+"""The shared training loop: AdamW, warm-up + cosine learning rate, EMA, checkpoints, resume.
+
+Resume state lives in ``<out>/train_state/`` without pickles: ``model.safetensors`` (raw
+weights), ``optimizer.safetensors`` (AdamW moments and step counts, one tensor each),
+``rng.safetensors`` (the generators' states as uint8 tensors) and ``state.json`` (step, wall
+time, running losses). The EMA weights are the checkpoint's own ``model.safetensors``. Resuming
+restores all of them, so a run cut at step k and resumed gives the same weights as an uncut run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..checkpoints import Config, config_from_dict, resolve_device, save_checkpoint
+from ..errors import SeaIceInputError
+from .ema import EMA
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = "train_state"
+#: loss_fn(model, cpu_generator, device_generator) -> (loss, {name: scalar tensor})
+LossFn = Callable[[nn.Module, torch.Generator, torch.Generator], tuple[Tensor, dict[str, Tensor]]]
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Optimisation and bookkeeping settings shared by every model (not stored in config.json)."""
+
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = 5e-4
+    warmup: int | None = None  # None: min(500, steps // 20)
+    min_lr_ratio: float = 0.05  # cosine decays to lr * min_lr_ratio
+    weight_decay: float = 0.01
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    crop: int | None = None  # random square crops (patch training) of this size
+    checkpoint_every: int = 500
+    bf16: bool = False  # bf16 autocast (CPU or CUDA)
+    channels_last: bool = True
+    resume: bool = False
+    stop_at: int | None = None  # stop after this step, leaving a resumable state (time-boxed runs)
+    progress: bool = True
+    preview: bool = True  # write sample.png with the final checkpoint
+    command: str | None = None  # exact command line, for the model card
+
+    @property
+    def warmup_steps(self) -> int:
+        return self.warmup if self.warmup is not None else min(500, self.steps // 20)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    out: Path
+    config: Config
+    step: int
+    wall_time_s: float
+    final_losses: dict[str, float] = field(default_factory=dict)
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+def lr_at(step: int, base_lr: float, warmup: int, total: int, min_ratio: float = 0.05) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to ``base_lr * min_ratio`` at ``total``.
+
+    Loshchilov & Hutter 2017 (SGDR, arXiv 1608.03983) cosine schedule with a linear warm-up
+    (Goyal et al. 2017); ``step`` is 0-based.
+    """
+    if step < warmup:
+        return base_lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base_lr * (min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def seeded_module(build: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """Build a network with the global RNG seeded, so initial weights depend on ``seed`` only."""
+    torch.manual_seed(seed)
+    return build()
+
+
+def fit(model: nn.Module, loss_fn: LossFn, config: Config, out: str | os.PathLike, opts: TrainOptions,
+        card: dict[str, Any]) -> TrainResult:
+    """Optimise ``model`` for ``opts.steps`` steps; checkpoints (EMA weights) go to ``out``."""
+    out = Path(out)
+    device = resolve_device(opts.device)
+    fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
+    model = model.to(device=device, memory_format=fmt).train()
+    optimizer = _adamw(model, opts)
+    ema = EMA(model, opts.ema_decay)
+    gen_cpu = torch.Generator().manual_seed(opts.seed)
+    gen_dev = torch.Generator(device=device).manual_seed(opts.seed + 1)
+    step, elapsed, history = 0, 0.0, {}
+    if opts.resume and (out / STATE_DIR / "state.json").is_file():
+        step, elapsed, history = _load_state(out, config, model, ema, optimizer, gen_cpu, gen_dev)
+        log.info("resumed %s at step %d", out, step)
+    elif opts.resume:
+        log.info("nothing to resume in %s: starting from step 0", out)
+    elif (out / "model.safetensors").exists():
+        log.warning("overwriting the checkpoint in %s (pass resume=True / --resume to continue it)", out)
+    stop = min(opts.steps, opts.stop_at) if opts.stop_at is not None else opts.steps
+    bar = _progress(opts, step, stop)
+    t0 = time.perf_counter() - elapsed
+
+    def checkpoint(step: int) -> None:
+        now = time.perf_counter() - t0
+        save_checkpoint(out, ema.module, config, {**card, **_progress_card(step, now, history, opts)})
+        _save_state(out, step, now, history, model, optimizer, gen_cpu, gen_dev)
+
+    try:
+        while step < stop:
+            lr = lr_at(step, opts.lr, opts.warmup_steps, opts.steps, opts.min_lr_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=opts.bf16):
+                loss, parts = loss_fn(model, gen_cpu, gen_dev)
+            if not torch.isfinite(loss):
+                raise RuntimeError(f"non-finite loss {loss.item()} at step {step}; lower the learning rate")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if opts.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
+            optimizer.step()
+            ema.update(model, step)
+            step += 1
+            _record(history, {"loss": loss, **parts})
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", lr=f"{lr:.2e}")
+            if step % opts.checkpoint_every == 0 or step == stop:
+                checkpoint(step)
+    except KeyboardInterrupt:  # keep the finished steps: the run can be resumed
+        if step > 0 and step % opts.checkpoint_every and step != stop:
+            log.warning("interrupted at step %d: saving a resumable state in %s", step, out)
+            checkpoint(step)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - t0
+    return TrainResult(out, config, step, elapsed, _final_losses(history),
+                       {**card, **_progress_card(step, elapsed, history, opts)})
+
+
+def _adamw(model: nn.Module, opts: TrainOptions) -> torch.optim.AdamW:
+    """AdamW with weight decay on weight matrices and kernels only: biases, norms and the VAE's
+    log-scale are not pulled towards 0 (Loshchilov & Hutter 2019, arXiv 1711.05101)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": opts.weight_decay},
+              {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=opts.lr)
+
+
+def _progress(opts: TrainOptions, start: int, stop: int):
+    if not opts.progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=stop, initial=start, desc="train", unit="step", dynamic_ncols=True)
+
+
+def _record(history: dict[str, list[float]], values: dict[str, Tensor]) -> None:
+    for k, v in values.items():
+        hist = history.setdefault(k, [])
+        hist.append(float(v.detach()))
+        del hist[:-200]  # keep the last 200 steps
+
+
+def _final_losses(history: dict[str, list[float]], last: int = 100) -> dict[str, float]:
+    """Mean of each loss over the last ``last`` steps."""
+    return {k: sum(v[-last:]) / len(v[-last:]) for k, v in history.items() if v}
+
+
+def _progress_card(step: int, elapsed: float, history: dict[str, list[float]], opts: TrainOptions) -> dict[str, Any]:
+    from .report import hardware
+
+    return {
+        "steps": step if step >= opts.steps else f"{step} of {opts.steps} (in progress)",
+        "batch_size": opts.batch_size,
+        "wall_time_s": round(elapsed, 1),
+        "hardware": hardware(resolve_device(opts.device), opts.bf16),
+        "seed": opts.seed,
+        "command": opts.command or "(Python API)",
+        "final_losses": {f"{k} (mean of last 100 steps)": v for k, v in _final_losses(history).items()},
+    }
+
+
+# -- resume state (safetensors + JSON, no pickles) ------------------------------------------------
+def _save_state(out: Path, step: int, elapsed: float, history: dict, model: nn.Module,
+                optimizer: torch.optim.Optimizer, gen_cpu: torch.Generator, gen_dev: torch.Generator) -> None:
+    from safetensors.torch import save_file
+
+    folder = out / STATE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(folder / "model.safetensors"))
+    opt_tensors = {}
+    for idx, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            opt_tensors[f"{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    save_file(opt_tensors, str(folder / "optimizer.safetensors"))
+    save_file({"cpu": gen_cpu.get_state(), "device": gen_dev.get_state().cpu()}, str(folder / "rng.safetensors"))
+    state = {"step": step, "elapsed_s": elapsed, "device": gen_dev.device.type, "history": history}
+    (folder / "state.json").write_text(json.dumps(state) + "\n")
+
+
+def _load_state(out: Path, config: Config, model: nn.Module, ema: EMA, optimizer: torch.optim.Optimizer,
+                gen_cpu: torch.Generator, gen_dev: torch.Generator) -> tuple[int, float, dict]:
+    from safetensors.torch import load_file
+
+    from ..checkpoints import load_checkpoint
+
+    folder = out / STATE_DIR
+    saved = config_from_dict(json.loads((out / "config.json").read_text()), out / "config.json")
+    if saved != config:
+        raise SeaIceInputError(out / "config.json", "the saved config differs from this run's config",
+                               "Resume with the same config and data, or train into a new --out folder")
+    try:
+        state = json.loads((folder / "state.json").read_text())
+        raw = load_file(str(folder / "model.safetensors"))
+        opt = load_file(str(folder / "optimizer.safetensors"))
+        rng = load_file(str(folder / "rng.safetensors"))
+    except Exception as err:  # noqa: BLE001 - any unreadable state file means the same fix
+        raise SeaIceInputError(folder, f"unreadable resume state ({err})", "Delete the folder to restart from scratch") from None
+    device = next(model.parameters()).device
+    if state.get("device", device.type) != device.type:
+        raise SeaIceInputError(folder, f"state saved on {state['device']}, resuming on {device.type}",
+                               f"Resume with --device {state['device']} (the random streams differ per device)")
+    model.load_state_dict(raw)
+    ema_module, _ = load_checkpoint(out, device=device)
+    ema.module.load_state_dict(ema_module.state_dict())
+    fresh = optimizer.state_dict()
+    per_param: dict[int, dict[str, Tensor]] = {}
+    for key, value in opt.items():
+        idx, name = key.split(".", 1)
+        per_param.setdefault(int(idx), {})[name] = value.to(device) if name != "step" else value
+    optimizer.load_state_dict({"state": per_param, "param_groups": fresh["param_groups"]})
+    gen_cpu.set_state(rng["cpu"])
+    gen_dev.set_state(rng["device"])
+    return int(state["step"]), float(state["elapsed_s"]), {k: list(v) for k, v in state["history"].items()}

@@ -1,0 +1,131 @@
+"""Training of the VAE with a Gaussian or censored-Gaussian decoder (Finn et al. 2024, Sec. 2.2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ..checkpoints import VAEConfig, build_module, save_checkpoint
+from ..errors import SeaIceInputError
+from ..networks import VAE
+from .data import Normalisation, TrainingData, denormalise, load_training_data, random_crop
+from .loops import TrainOptions, TrainResult, fit, seeded_module
+from .report import save_states_png
+
+log = logging.getLogger(__name__)
+
+
+def train_vae(
+    config: VAEConfig | Mapping[str, Any] | None,
+    data: str | os.PathLike | xr.Dataset | TrainingData,
+    out: str | os.PathLike,
+    steps: int,
+    *,
+    normalisation: Normalisation | tuple = "table",
+    options: TrainOptions | None = None,
+    **overrides: Any,
+) -> TrainResult:
+    """Train a VAE on ``data`` and save ``out`` (EMA weights, config, model card, sample.png).
+
+    ``overrides`` are :class:`TrainOptions` fields (``batch_size``, ``lr``, ``seed``, ``device``,
+    ``resume``, ``crop``...). Mean/std and grid in the config are set from the data.
+    """
+    opts = dataclasses.replace(options or TrainOptions(), steps=steps, **overrides)
+    params = config.to_dict() if isinstance(config, VAEConfig) else dict(config or {})
+    variables = tuple(params.get("variables") or VAEConfig.variables)
+    td = load_training_data(data, variables, normalisation)
+    params.update(variables=list(td.variables), grid_size=td.grid_size, grid=td.grid,
+                  mean=list(td.mean), std=list(td.std))
+    cfg = VAEConfig.from_dict(params)
+    size = opts.crop or td.grid_size
+    if size % cfg.downsample or size > td.grid_size:
+        raise SeaIceInputError("crop", f"crop {size} must divide by downsample {cfg.downsample} and fit the grid",
+                               f"Use a multiple of {cfg.downsample} up to {td.grid_size}")
+    model = seeded_module(lambda: build_module(cfg), opts.seed)
+    lower, upper = td.bounds
+    fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
+
+    def loss_fn(net, gen_cpu, gen_dev):
+        device = next(net.parameters()).device
+        idx = torch.randint(td.fields.shape[0], (opts.batch_size,), generator=gen_cpu)
+        x, mask = td.fields[idx], td.mask[None, None]
+        if opts.crop:
+            x, mask = random_crop(x, mask, opts.crop, gen_cpu)
+        x = x.to(device).contiguous(memory_format=fmt)
+        out_ = net.loss(x, mask.to(device), lower.to(device), upper.to(device), generator=gen_dev)
+        return out_.total, {"nll": out_.nll, "kl": out_.kl}
+
+    n_params = sum(p.numel() for p in model.parameters())
+    card = {"training_data": td.source, "parameters": n_params}
+    result = fit(model, loss_fn, cfg, out, opts, card)
+    if result.step >= opts.steps:
+        _finalise(result, cfg, td, opts)
+    return result
+
+
+@torch.no_grad()
+def reconstruct(vae: VAE, fields: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, batch: int = 16) -> torch.Tensor:
+    """Point estimate of the decoder from the posterior mean: mu, or clamp(mu, l, u) if censored."""
+    from ..diffusion.censored import censored_point
+
+    device = next(vae.parameters()).device
+    outs = []
+    for i in range(0, fields.shape[0], batch):
+        mu = vae(fields[i:i + batch].to(device)).float()  # (b, C, H, W)
+        if vae.decoder == "censored":
+            mu = censored_point(mu, lower.to(device), upper.to(device))
+        outs.append(mu.cpu())
+    return torch.cat(outs)
+
+
+def reconstruction_error(vae: VAE, cfg: VAEConfig, td: TrainingData) -> tuple[dict[str, float], torch.Tensor]:
+    """RMSE per variable in physical units over all ocean cells and states, and the reconstructions."""
+    lower, upper = td.bounds
+    rec = reconstruct(vae, td.fields, lower, upper)
+    truth = denormalise(td.fields, cfg.mean, cfg.std)
+    phys = denormalise(rec, cfg.mean, cfg.std)
+    ocean = td.mask > 0
+    errors = {}
+    for c, name in enumerate(cfg.variables):
+        diff = (phys[:, c] - truth[:, c])[:, ocean]
+        errors[f"{name} RMSE [{_units(name)}]"] = float(diff.square().mean().sqrt())
+    sigma = vae.log_scale.exp().detach().cpu()
+    for c, name in enumerate(cfg.variables):
+        errors[f"{name} decoder sigma [{_units(name)}]"] = float(sigma[c] * cfg.std[c])
+    return errors, phys
+
+
+def _units(name: str) -> str:
+    from ..variables import VARIABLES
+
+    return VARIABLES[name].units
+
+
+def _finalise(result: TrainResult, cfg: VAEConfig, td: TrainingData, opts: TrainOptions) -> None:
+    """Add the per-variable reconstruction error and a reconstruction PNG to the final checkpoint."""
+    from ..checkpoints import load_checkpoint
+
+    vae, _ = load_checkpoint(result.out)
+    errors, phys = reconstruction_error(vae, cfg, td)  # type: ignore[arg-type]
+    result.card["reconstruction_error"] = errors
+    log.info("VAE reconstruction error: %s", errors)
+    if opts.preview:
+        idx = sorted({0, td.fields.shape[0] // 2})
+        truth = denormalise(td.fields[idx], cfg.mean, cfg.std)
+        land = (td.mask <= 0).numpy()
+        rows = []
+        for t, i in enumerate(idx):
+            rows += [truth[t].numpy(), phys[i].numpy()]
+        states = np.stack(rows)
+        states[:, :, land] = np.nan
+        titles = [s for i in idx for s in (f"state {i}", f"reconstruction {i}")]
+        save_states_png(result.out / "sample.png", states, cfg.variables, titles)
+        result.card["sample_image"] = "sample.png"
+    save_checkpoint(result.out, vae, cfg, result.card)
