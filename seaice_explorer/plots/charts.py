@@ -1,0 +1,116 @@
+"""Charts for the comparison of generated ensembles with the reference (HoloViews, no Panel).
+
+Histograms of extent and MIZ area, power spectra on log-log axes (the smoothing diagnostic of
+Finn et al. 2024, Sec. 4.3), a table of scores, bound-violation bars and latent-space images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .style import backend_colour
+
+CHART_WIDTH = 420
+CHART_HEIGHT = 260
+
+
+def _edges(samples: Mapping[str, np.ndarray], bins: int) -> np.ndarray:
+    finite = [np.asarray(v, dtype=np.float64)[np.isfinite(v)] for v in samples.values()]
+    finite = [v for v in finite if v.size]
+    if not finite:
+        return np.linspace(0.0, 1.0, bins + 1)
+    lo = min(float(v.min()) for v in finite)
+    hi = max(float(v.max()) for v in finite)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = 0.02 * (hi - lo)
+    return np.linspace(lo - pad, hi + pad, bins + 1)
+
+
+def histogram_overlay(samples: Mapping[str, np.ndarray], *, xlabel: str, title: str = "",
+                      bins: int = 20, width: int = CHART_WIDTH, height: int = CHART_HEIGHT):
+    """Overlaid density histograms on common bins, one per source (e.g. reference and backends).
+
+    Densities (not counts) so an ensemble of 8 compares with a reference of 365 states.
+    """
+    import holoviews as hv
+
+    edges = _edges(samples, bins)
+    layers = []
+    for name, values in samples.items():
+        values = np.asarray(values, dtype=np.float64)
+        values = values[np.isfinite(values)]
+        density, _ = np.histogram(values, bins=edges, density=values.size > 0)
+        layers.append(hv.Histogram((edges, density), kdims=[hv.Dimension("x", label=xlabel)],
+                                   vdims=[hv.Dimension("density")], label=name).opts(
+            fill_color=backend_colour(name), line_color=backend_colour(name),
+            fill_alpha=0.15 if name == "reference" else 0.35, line_width=1.5, tools=["hover"]))
+    return hv.Overlay(layers).opts(title=title, width=width, height=height, legend_position="right",
+                                   show_grid=True)
+
+
+def spectra_overlay(spectra: Mapping[str, tuple[np.ndarray, np.ndarray]], *, title: str = "",
+                    xlabel: str = "wavelength [km]", ylabel: str = "power spectral density",
+                    invert_x: bool = True, width: int = CHART_WIDTH, height: int = CHART_HEIGHT,
+                    show_legend: bool = True):
+    """Radially averaged power spectra on log-log axes, one curve per source.
+
+    ``spectra[name] = (x, power)``; non-positive values are left out (log axes).
+    """
+    import holoviews as hv
+
+    curves = []
+    for name, (x, power) in spectra.items():
+        x = np.asarray(x, dtype=np.float64)
+        power = np.asarray(power, dtype=np.float64)
+        keep = (x > 0) & (power > 0) & np.isfinite(x) & np.isfinite(power)
+        curves.append(hv.Curve((x[keep], power[keep]), kdims=[hv.Dimension("k", label=xlabel)],
+                               vdims=[hv.Dimension("power", label=ylabel)], label=name).opts(
+            color=backend_colour(name), line_width=2.5 if name == "reference" else 1.8,
+            line_dash="dashed" if name == "reference" else "solid", tools=["hover"]))
+    finite = [c.dimension_values(0) for c in curves if len(c)]
+    ticks = None
+    if finite:
+        lo, hi = min(float(f.min()) for f in finite), max(float(f.max()) for f in finite)
+        ticks = [t for t in (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000) if lo <= t <= hi] or None
+    return hv.Overlay(curves).opts(title=title, logx=True, logy=True, width=width, height=height, xticks=ticks,
+                                   invert_xaxis=invert_x, legend_position="bottom_left", show_grid=True,
+                                   show_legend=show_legend)
+
+
+def scores_table(rows: Sequence[Mapping[str, object]]):
+    """A table of evaluation scores, one row per backend; columns are the union of row keys."""
+    import holoviews as hv
+    import pandas as pd
+
+    frame = pd.DataFrame(list(rows))
+    return hv.Table(frame).opts(width=2 * CHART_WIDTH, height=40 + 28 * max(len(frame), 1))
+
+
+def fraction_bars(fractions: Mapping[str, float], *, ylabel: str, title: str = "",
+                  width: int = CHART_WIDTH, height: int = CHART_HEIGHT):
+    """Bars of one fraction (e.g. of ocean cells beyond a physical bound) per source, in %."""
+    import holoviews as hv
+
+    names = list(fractions)
+    values = [100.0 * float(fractions[n]) for n in names]
+    bars = hv.Bars((names, values), kdims=[hv.Dimension("source")], vdims=[hv.Dimension("percent", label=ylabel)])
+    return bars.opts(color=hv.dim("source").categorize({n: backend_colour(n) for n in names}),
+                     title=title, width=width, height=height, tools=["hover"], show_grid=True,
+                     ylim=(0, max(values) * 1.15 if max(values, default=0) > 0 else 1.0), yformatter="%.2g")
+
+
+def latent_image(z: np.ndarray, *, title: str, frame: int = 220, clim: tuple[float, float] | None = None):
+    """One latent channel (h, w) as an image in index coordinates, row 0 on top like the maps."""
+    import holoviews as hv
+
+    z = np.asarray(z, dtype=np.float32)
+    if clim is None:
+        amax = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+        clim = (-max(amax, 1e-6), max(amax, 1e-6))
+    h, w = z.shape
+    img = hv.Image(z, bounds=(0, 0, w, h), kdims=["column", "row"], vdims=[hv.Dimension("z", label="latent value")])
+    return img.opts(cmap="RdBu_r", clim=clim, colorbar=True, title=title, frame_width=frame,
+                    frame_height=int(frame * h / w), xaxis=None, yaxis=None, tools=["hover"], toolbar=None)
