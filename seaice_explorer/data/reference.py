@@ -167,17 +167,18 @@ def _ocean(ds: xr.Dataset) -> xr.DataArray:
 
 
 def extent(ds: xr.Dataset, threshold: float = 0.15) -> xr.DataArray:
-    """Area (10^6 km^2) of ocean cells with sic >= ``threshold``, per time."""
-    ice = (ds["sic"] >= threshold) & _ocean(ds)
-    return (ice * ds["cell_area"]).sum(("y", "x")) / 1e12
+    """Area (10^6 km^2) of ocean cells with sic >= ``threshold``, per time (``stats.state.extent``)."""
+    from ..stats import state
+
+    return state.extent(ds, threshold) / 1e12
 
 
 def miz_area(ds: xr.Dataset, lower: float = 0.15, upper: float = 0.80, where: xr.DataArray | None = None) -> xr.DataArray:
-    """Marginal ice zone area (10^6 km^2): ocean cells with ``lower <= sic <= upper``."""
-    miz = (ds["sic"] >= lower) & (ds["sic"] <= upper) & _ocean(ds)
-    if where is not None:
-        miz = miz & where
-    return (miz * ds["cell_area"]).sum(("y", "x")) / 1e12
+    """Marginal ice zone area (10^6 km^2), optionally inside ``where`` (``stats.state.miz_area``)."""
+    from ..stats import state
+
+    sic = ds["sic"] if where is None else ds["sic"].where(where, 0.0)  # 0 is never in the MIZ
+    return state.miz_area(sic, lower, upper) / 1e12
 
 
 def ice_edge_length(ds: xr.DataArray | xr.Dataset, threshold: float = 0.15, where: xr.DataArray | None = None) -> xr.DataArray:
