@@ -179,3 +179,20 @@ def test_cli_trains_and_records_the_command(states, tmp_path, monkeypatch, capsy
     assert "seaice-explorer train vae --data" in card and "--set base_channels=8" in card
     assert (out / "sample.png").stat().st_size > 1000
     assert "step 2/2" in capsys.readouterr().out
+
+
+def test_relative_out_named_like_a_shipped_model_keeps_its_own_weights(states, tmp_path, monkeypatch):
+    """Training into ./dm must not reload (on finishing or on resume) the models dir's dm."""
+    shipped = tmp_path / "shipped"
+    other = train_diffusion(TINY_DM, states, shipped / "dm", 2, seed=5, **FAST)
+    monkeypatch.setenv("SEAICE_EXPLORER_MODELS", str(shipped))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    cut = train_diffusion(TINY_DM, states, "dm", 4, seed=0, checkpoint_every=2, stop_at=2, **FAST)
+    assert cut.out == work / "dm"
+    resumed = train_diffusion(TINY_DM, states, "dm", 4, seed=0, checkpoint_every=2, resume=True, **FAST)
+    full = train_diffusion(TINY_DM, states, tmp_path / "full" / "dm", 4, seed=0, checkpoint_every=2, **FAST)
+    assert checkpoint_hash(work / "dm") != checkpoint_hash(other.out)
+    assert _equal(_weights(work / "dm"), _weights(full.out))  # the EMA survived resume and the final card
+    assert f"`{checkpoint_hash(work / 'dm')}`" in (work / "dm" / "README.md").read_text()

@@ -95,7 +95,7 @@ def seeded_module(build: Callable[[], nn.Module], seed: int) -> nn.Module:
 def fit(model: nn.Module, loss_fn: LossFn, config: Config, out: str | os.PathLike, opts: TrainOptions,
         card: dict[str, Any]) -> TrainResult:
     """Optimise ``model`` for ``opts.steps`` steps; checkpoints (EMA weights) go to ``out``."""
-    out = Path(out)
+    out = Path(out).absolute()  # a bare name like "dm" would otherwise resolve to the models dir on reload
     device = resolve_device(opts.device)
     fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
     model = model.to(device=device, memory_format=fmt).train()
