@@ -139,7 +139,10 @@ class DenoiserConfig(_ConfigMixin):
     sigma_data: float = 1.0
     sigma_min: float = 0.002
     sigma_max: float = 80.0
-    p_mean: float = -1.2  # training noise distribution ln(sigma) ~ N(p_mean, p_std²), EDM Table 1
+    # Training noise distribution ln σ ~ N(p_mean, p_std²). EDM Table 1 has p_mean = -1.2 for σ_data = 0.5;
+    # our states and latents are standardised (σ_data = 1), so the mean moves by ln 2. With -1.2 the
+    # high-noise levels, which decide a state's extent, were under-trained and summer minima went missing.
+    p_mean: float = -0.5
     p_std: float = 1.2
     base_channels: int = 32
     channel_mults: tuple[int, ...] = (1, 2, 2)
