@@ -13,6 +13,7 @@ from .censored import (
     censored_sample,
     gaussian_nll,
 )
+from .diagnostics import mean_bias
 from .losses import EDMLoss, edm_loss, weighted_mean
 from .precond import EDMPrecond, edm_coefficients
 from .samplers import SAMPLERS, noise_like, sample_ddim, sample_euler, sample_heun
@@ -28,6 +29,7 @@ __all__ = [
     "censored_sample",
     "edm_coefficients",
     "edm_loss",
+    "mean_bias",
     "gaussian_nll",
     "karras_sigmas",
     "loglinear_sigmas",

@@ -28,7 +28,11 @@ def default_hyperparameters(kind: str) -> dict[str, Any]:
         return {"latent_channels": 8, "base_channels": 32, "downsample": 4, "beta": 1e-3}
     if kind == "dm":  # 5 levels (128² -> 8²) with attention at 8²: a global receptive field, which
         # the ice cap needs; 3 levels trained on 64² crops gave patchy caps (tested on the reference)
-        return {"kind": "dm", "base_channels": 32, "channel_mults": [1, 2, 2, 2, 2], "attn_levels": [4]}
+        # Noise levels shifted up by ln(128/32) from the latent models' (resolution shift, Hoogeboom et al.
+        # 2023, "simple diffusion", Sec. 3.1): 128² fields keep the season (the state mean) up to sigma ~ 40,
+        # and with p_mean -0.5 the denoiser was biased towards winter there (mean sic +0.04 at sigma 80).
+        return {"kind": "dm", "base_channels": 32, "channel_mults": [1, 2, 2, 2, 2], "attn_levels": [4],
+                "p_mean": 0.9, "p_std": 1.4}
     return {"kind": "ldm", "base_channels": 32, "channel_mults": [1, 2, 2], "attn_levels": [2]}
 
 
