@@ -15,10 +15,10 @@ from .errors import SeaIceInputError
 #: sub-command -> (module, one-line help). An explicit registry, no reflection.
 COMMANDS: dict[str, tuple[str, str]] = {
     "reference": ("seaice_explorer.data.reference", "write the neXtSIM-like default reference"),
-    "stats": ("seaice_explorer.stats.cli", "per-state statistics of any readable file, as JSON"),
+    "stats": ("seaice_explorer.evaluation.stats_cli", "per-state statistics of any readable file, as JSON"),
     "train": ("seaice_explorer.training.cli", "train a VAE, data-space or latent diffusion model"),
     "generate": ("seaice_explorer.diffusion.cli", "generate sea-ice states with a shipped backend"),
-    "evaluate": ("seaice_explorer.stats.evaluate", "paper-style comparison of backends vs a reference"),
+    "evaluate": ("seaice_explorer.evaluation.evaluate", "paper-style comparison of backends vs a reference"),
     "bench": ("seaice_explorer.bench", "time sampling and training, side by side"),
 }
 

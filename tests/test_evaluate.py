@@ -15,9 +15,9 @@ from seaice_explorer.data.reference import make_reference, write_reference
 from seaice_explorer.diffusion import generate as generate_mod
 from seaice_explorer.errors import SeaIceInputError
 from seaice_explorer.stats import compare, state
-from seaice_explorer.stats.evaluate import plan_settings, project, sample_path
-from seaice_explorer.stats.findings import assess
-from seaice_explorer.stats.scores import ECDF, ecdf_distances, score_set, summarise_reference
+from seaice_explorer.evaluation.evaluate import plan_settings, project, sample_path
+from seaice_explorer.evaluation.findings import assess
+from seaice_explorer.evaluation.compare import ECDF, ecdf_distances, score_set, summarise_reference
 from seaice_explorer.variables import STATE_VARIABLES, VARIABLES
 
 SIZE, N, STEPS = 16, 4, 2  # SIZE: the grid of conftest's tiny_models

@@ -14,7 +14,7 @@ from seaice_explorer import stats
 from seaice_explorer.cli import main
 from seaice_explorer.data import read_osisaf_index, value_on
 from seaice_explorer.stats import synthetic as syn
-from seaice_explorer.stats.cli import MAIN_KEYS
+from seaice_explorer.evaluation.stats_cli import MAIN_KEYS
 
 R1S = (150e3, 200e3, 250e3)
 

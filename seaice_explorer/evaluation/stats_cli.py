@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .state import state_stats
+from ..stats.state import state_stats
 
 #: key -> (state_stats variable, factor from SI); always present in every record
 MAIN_KEYS: dict[str, tuple[str, float]] = {

@@ -23,8 +23,8 @@ import numpy as np
 import xarray as xr
 
 from ..variables import STATE_VARIABLES, VARIABLES
-from . import compare, state
-from .spectra import power_spectrum
+from ..stats import compare, state
+from ..stats.spectra import power_spectrum
 
 M2_TO_1E6KM2 = 1e-12
 

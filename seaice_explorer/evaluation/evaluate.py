@@ -42,7 +42,7 @@ from ..errors import SeaIceInputError
 from ..variables import VARIABLES
 from . import findings as findings_mod
 from .report import RunInfo, build_table, maps_dataset, readme_text, table_markdown, write_maps
-from .scores import M2_TO_1E6KM2, ReferenceSummary, SetSummary, score_set, small_band_label, summarise_reference
+from .compare import M2_TO_1E6KM2, ReferenceSummary, SetSummary, score_set, small_band_label, summarise_reference
 
 log = logging.getLogger(__name__)
 

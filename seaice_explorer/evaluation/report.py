@@ -20,7 +20,7 @@ import xarray as xr
 from .. import __version__
 from ..variables import VARIABLES
 from . import findings as findings_mod
-from .scores import ReferenceSummary, SetSummary, small_band_label
+from .compare import ReferenceSummary, SetSummary, small_band_label
 
 
 # --------------------------------------------------------------------------- the table
