@@ -157,7 +157,7 @@ class Registry:
                                    "Fix or re-train that model folder")
         known = ", ".join(self.entries) or "none"
         raise SeaIceInputError("backend", f"unknown backend {name!r} in {self.models_dir} (known: {known})",
-                               "Pick a known backend, or point --models at the folder that holds it")
+                               "Use one of the known backends, or point --models at the folder that holds it")
 
     def for_dataset(self, dataset: str) -> list[ModelEntry]:
         return [e for e in self.entries.values() if e.dataset == dataset]

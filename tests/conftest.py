@@ -5,13 +5,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from seaice_explorer.checkpoints import DenoiserConfig, VAEConfig, build_module, checkpoint_hash, save_checkpoint
-from seaice_explorer.grid import default_grid
-from seaice_explorer.training.data import conditioning
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -38,13 +35,13 @@ def _randomise(module: torch.nn.Module, seed: int) -> torch.nn.Module:
 def save_tiny_models(root: Path) -> None:
     """Tiny randomly initialised checkpoints of all five models on a 16² grid (plumbing tests)."""
     torch.manual_seed(0)
-    grid_mask = torch.from_numpy(default_grid(SIZE)["mask"].values.astype(np.float32))
-    dm_cfg = DenoiserConfig(kind="dm", grid_size=SIZE, base_channels=8, channel_mults=(1, 2), sigma_data=0.5)
+    dm_cfg = DenoiserConfig(kind="dm", grid_size=SIZE, base_channels=8, channel_mults=(1, 2), sigma_data=0.5,
+                            label="dm · tiny data-space test model", order=0)
     dm = _randomise(build_module(dm_cfg), 1)
-    dm.set_mask(conditioning(grid_mask, dm_cfg.mask_channel, dm_cfg.coord_channels))
     save_checkpoint(root / "dm", dm, dm_cfg, {"training_data": "none (test)"})
     for i, decoder in enumerate(("gaussian", "censored")):
-        vae_cfg = VAEConfig(decoder=decoder, grid_size=SIZE, latent_channels=LATENT, base_channels=8, downsample=4)
+        vae_cfg = VAEConfig(decoder=decoder, grid_size=SIZE, latent_channels=LATENT, base_channels=8, downsample=4,
+                            latent_mean=(0.1,) * LATENT, latent_std=(2.0,) * LATENT)
         torch.manual_seed(10 + i)
         vae = build_module(vae_cfg)
         with torch.no_grad():
@@ -52,8 +49,7 @@ def save_tiny_models(root: Path) -> None:
         save_checkpoint(root / f"vae-{decoder}", vae, vae_cfg)
         ldm_cfg = DenoiserConfig(kind="ldm", grid_size=SIZE, base_channels=8, channel_mults=(1, 2),
                                  vae=f"vae-{decoder}", vae_hash=checkpoint_hash(root / f"vae-{decoder}"),
-                                 latent_channels=LATENT, latent_size=SIZE // 4,
-                                 latent_mean=(0.1,) * LATENT, latent_std=(2.0,) * LATENT)
+                                 latent_channels=LATENT, latent_size=SIZE // 4, order=1 + i, selected=True)
         save_checkpoint(root / f"ldm-{decoder}", _randomise(build_module(ldm_cfg), 20 + i), ldm_cfg)
 
 

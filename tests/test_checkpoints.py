@@ -12,7 +12,6 @@ import torch
 import seaice_explorer
 from seaice_explorer import checkpoints as ck
 from seaice_explorer.checkpoints import (
-    BACKENDS,
     DenoiserConfig,
     VAEConfig,
     build_module,
@@ -22,7 +21,7 @@ from seaice_explorer.checkpoints import (
     save_checkpoint,
 )
 from seaice_explorer.errors import SeaIceInputError
-from seaice_explorer.training.data import conditioning
+from seaice_explorer.networks.unet import fixed_conditioning
 
 DM = DenoiserConfig(kind="dm", grid_size=32, base_channels=8)
 VAE_CFG = VAEConfig(decoder="censored", grid_size=32, base_channels=8, latent_channels=4)
@@ -36,9 +35,10 @@ def _random_module(config, seed: int = 0) -> torch.nn.Module:
     with torch.no_grad():
         for p in module.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
-    if getattr(module, "cond_channels", 0):
-        module.set_mask(conditioning((torch.rand(32, 32, generator=gen) > 0.3).float()))
     return module.eval()
+
+
+COND = fixed_conditioning((torch.rand(32, 32, generator=torch.Generator().manual_seed(1)) > 0.3).float())[None]
 
 
 @pytest.fixture()
@@ -61,14 +61,23 @@ def test_round_trip_gives_identical_outputs(tmp_path, config):
             assert torch.equal(module(x), loaded(x))
             assert torch.equal(module.log_scale, loaded.log_scale)
         else:
-            assert torch.equal(module(x, torch.full((2,), 0.3)), loaded(x, torch.full((2,), 0.3)))
+            sig = torch.full((2,), 0.3)
+            cond = {"cond": COND} if config.cond_channels else {}
+            assert torch.equal(module(x, sig, **cond), loaded(x, sig, **cond))
     assert {p.name for p in (tmp_path / "m").iterdir()} == {"config.json", "model.safetensors", "README.md"}
 
 
-def test_dm_mask_travels_in_the_weights(saved_dm):
+def test_legacy_conditioning_buffer_in_the_weights_is_ignored(saved_dm):
+    """Earlier versions stored the dm's mask/x/y as a U-Net buffer ``cond``; such weights still load."""
+    from safetensors.torch import load_file, save_file
+
     folder, module = saved_dm
+    tensors = load_file(str(folder / "model.safetensors"))
+    save_file({**tensors, "cond": COND[0]}, str(folder / "model.safetensors"))
     loaded, _ = load_checkpoint(folder)
-    assert torch.equal(loaded.cond, module.cond)
+    assert "cond" not in loaded.state_dict()
+    x, sig = torch.randn(1, 5, 32, 32), torch.full((1,), 0.3)
+    assert torch.equal(module(x, sig, cond=COND), loaded(x, sig, cond=COND))
 
 
 def test_loading_never_unpickles(saved_dm, monkeypatch):
@@ -128,7 +137,8 @@ def test_missing_tensor_raises(tmp_path):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda c: c.update(colour="blue"), "unknown config keys.*colour"),
+        (lambda c: c.update(shade="blue"), "unknown config keys.*shade"),
+        (lambda c: c.update(colour="blue"), "colour must look like"),
         (lambda c: c.update(kind="gan"), "unknown checkpoint kind"),
         (lambda c: c.update(variables=["sit", "zzz", "sid", "siu", "siv"]), "unknown variables"),
         (lambda c: c.update(mean=[0.0]), "mean must hold"),
@@ -186,17 +196,17 @@ def test_config_round_trip_and_registry():
     assert VAEConfig(downsample=8, latent_channels=16, grid_size=512).latent_size == 64
     with pytest.raises(Exception):
         DM.kind = "ldm"  # type: ignore[misc]  # frozen
-    assert BACKENDS["ldm-censored"] == ("vae-censored", "ldm-censored")
-    assert set(BACKENDS) == {"dm", "ldm-gaussian", "ldm-censored"}
 
 
-def test_load_denoiser_wraps_in_edm_precond(saved_dm):
-    from seaice_explorer.checkpoints import load_denoiser
+def test_edm_precond_passes_the_conditioning_to_the_network(saved_dm):
+    """D(x, σ, cond=c) = c_skip x + c_out F(c_in x, c_noise, cond=c) (Karras et al. 2022, Eq. 7)."""
+    from seaice_explorer.diffusion.precond import EDMPrecond
 
     folder, module = saved_dm
-    denoiser, cfg = load_denoiser(folder)
+    net, cfg = load_checkpoint(folder)
+    denoiser = EDMPrecond(net, cfg.sigma_data)
     x = torch.randn(1, 5, 32, 32)
     sigma = torch.tensor([0.7])
     c_in = 1 / (sigma**2 + 1).sqrt()
-    expected = x / (1 + sigma**2) + sigma / (sigma**2 + 1).sqrt() * module(c_in * x, sigma.log() / 4)
-    torch.testing.assert_close(denoiser(x, sigma), expected)
+    expected = x / (1 + sigma**2) + sigma / (sigma**2 + 1).sqrt() * module(c_in * x, sigma.log() / 4, cond=COND)
+    torch.testing.assert_close(denoiser(x, sigma, cond=COND), expected)

@@ -252,7 +252,7 @@ def test_callback_and_evaluation_count(sampler, evals: int) -> None:
     seen: list[tuple[int, float, tuple, tuple]] = []
     sigmas = karras_sigmas(20)
     x = _x_init(shape=(8, 2, 3, 3))
-    sampler(D, x, sigmas, callback=lambda i, sig, xx, x0: seen.append((i, sig, xx.shape, x0.shape)))
+    sampler(D, x, sigmas, callback=lambda d: seen.append((d["i"], d["sigma"], d["x"].shape, d["denoised"].shape)))
     assert D.calls == evals
     assert [s[0] for s in seen] == list(range(20))
     sig_seen = [s[1] for s in seen]
@@ -268,13 +268,30 @@ def test_callback_exception_stops_sampling() -> None:
 
     D = Counting(gaussian_denoiser(M, S))
 
-    def cb(i, sig, x, x0):
-        if i == 3:
+    def cb(info):
+        if info["i"] == 3:
             raise Stop
 
     with pytest.raises(Stop):
         sample_heun(D, _x_init(shape=(2, 2, 2, 2)), karras_sigmas(20), callback=cb)
     assert D.calls == 3 * 2 + 1  # three full Heun steps, then the 4th step's first evaluation
+
+
+@pytest.mark.parametrize("sampler", [sample_heun, sample_euler, sample_ddim])
+def test_extra_args_reach_the_denoiser(sampler) -> None:
+    """k-diffusion's contract: D(x, σ, **extra_args); the conditioning changes the result."""
+    base = gaussian_denoiser(M, S)
+    seen: list[float] = []
+
+    def conditioned(x, sigma, *, shift):
+        seen.append(shift)
+        return base(x, sigma) + shift
+
+    x = _x_init(shape=(4, 2, 3, 3))
+    a = sampler(conditioned, x, karras_sigmas(5), extra_args={"shift": 0.0})
+    b = sampler(conditioned, x, karras_sigmas(5), extra_args={"shift": 0.5})
+    assert set(seen) == {0.0, 0.5} and not torch.allclose(a, b)
+    torch.testing.assert_close(a, sampler(base, x, karras_sigmas(5)))
 
 
 def test_ddim_eta0_equals_euler() -> None:

@@ -13,11 +13,13 @@ import torch
 import xarray as xr
 
 from seaice_explorer import __version__
-from seaice_explorer.checkpoints import DenoiserConfig, VAEConfig, build_module, checkpoint_hash, save_checkpoint
+from seaice_explorer.checkpoints import checkpoint_hash
 from seaice_explorer.cli import main
-from seaice_explorer.diffusion.generate import GenerationCancelled, generate, load_backend
+from seaice_explorer.diffusion.generate import GenerationCancelled, generate
+from seaice_explorer.diffusion.pipeline import load_pipeline
 from seaice_explorer.errors import SeaIceInputError
 from seaice_explorer.grid import default_grid
+from seaice_explorer.registry import discover
 from seaice_explorer.variables import STATE_VARIABLES, VARIABLES
 
 SIZE, LATENT = 16, 4
@@ -59,14 +61,15 @@ def test_canonical_dataset_and_provenance(models: Path, backend: str) -> None:
              "ldm-censored": ["vae-censored", "ldm-censored"]}[backend]
     assert ds.attrs["checkpoint_sha256"] == ",".join(f"{n}:{checkpoint_hash(models / n)}" for n in names)
     assert (ds.attrs["backend"], ds.attrs["sampler"], ds.attrs["steps"], ds.attrs["seed"]) == (backend, "heun", 4, 0)
-    assert ds.attrs["bounds"] == "none" and ds.attrs["seaice_explorer_version"] == __version__
+    assert ds.attrs["bounds"] == "raw" and ds.attrs["seaice_explorer_version"] == __version__
+    assert ds.attrs["dataset"] == "default" and ds.attrs["backend_label"] == discover(models).get(backend).label
     assert ds.attrs["device"] == "cpu" and ds.attrs["proj4"].startswith("+proj=laea")
 
 
 @pytest.mark.parametrize("backend", ["dm", "ldm-censored"])
 @pytest.mark.parametrize("sampler", ["heun", "euler", "ddim"])
 def test_same_seed_same_states(models: Path, backend: str, sampler: str) -> None:
-    kw = {"bounds": "censored-sample"} if backend == "ldm-censored" else {}
+    kw = {"bounds": "draw"} if backend == "ldm-censored" else {}
     a = _gen(models, backend, seed=5, sampler=sampler, **kw)
     b = _gen(models, backend, seed=5, sampler=sampler, **kw)
     c = _gen(models, backend, seed=6, sampler=sampler, **kw)
@@ -75,26 +78,38 @@ def test_same_seed_same_states(models: Path, backend: str, sampler: str) -> None
 
 
 def test_bounds_modes(models: Path) -> None:
-    raw = _gen(models, "dm", n=4, bounds="none")
-    assert _violations(raw) > 0  # a random dm does violate the bounds, and "none" shows it
+    raw = _gen(models, "dm", n=4, bounds="raw")
+    assert _violations(raw) > 0  # a random dm does violate the bounds, and "raw" shows it
     for backend in ("dm", "ldm-gaussian", "ldm-censored"):
-        assert _violations(_gen(models, backend, n=4, bounds="clip")) == 0
-    none = _gen(models, "ldm-censored", n=4, bounds="none")
-    point = _gen(models, "ldm-censored", n=4, bounds="censored")
-    draw = _gen(models, "ldm-censored", n=4, bounds="censored-sample")
-    assert _violations(point) == 0 and _violations(draw) == 0
-    for name in STATE_VARIABLES:  # the point estimate is clamp(mu, l, u) of the raw location
-        lo, hi = VARIABLES[name].lower, VARIABLES[name].upper
-        np.testing.assert_allclose(point[name].values, np.clip(none[name].values, lo, hi), rtol=1e-6)
-    assert not np.allclose(np.nan_to_num(draw.siu.values), np.nan_to_num(point.siu.values))
-    # a random draw puts finite mass exactly on a bound
-    assert (draw.sic.values == 0).any() or (draw.sic.values == 1).any()
+        assert _violations(_gen(models, backend, n=4, bounds="clamp")) == 0
+    for backend in ("ldm-gaussian", "ldm-censored"):
+        mean = _gen(models, backend, n=4, bounds="raw")
+        point = _gen(models, backend, n=4, bounds="clamp")
+        draw = _gen(models, backend, n=4, bounds="draw")
+        for name in STATE_VARIABLES:  # clamp is clamp(mu, l, u) of the raw mean, on every backend
+            lo, hi = VARIABLES[name].lower, VARIABLES[name].upper
+            np.testing.assert_allclose(point[name].values, np.clip(mean[name].values, lo, hi), rtol=1e-6)
+        assert not np.allclose(np.nan_to_num(draw.siu.values), np.nan_to_num(mean.siu.values))
+        if backend == "ldm-censored":  # a censored draw puts finite mass exactly on a bound, never beyond
+            assert _violations(draw) == 0 and ((draw.sic.values == 0).any() or (draw.sic.values == 1).any())
+        else:  # a Gaussian draw is N(mu, sigma²): it spills beyond the bounds
+            assert _violations(draw) > 0
+
+
+@pytest.mark.parametrize(("old", "new"), [("none", "raw"), ("clip", "clamp"), ("censored", "clamp"),
+                                          ("censored-sample", "draw")])
+def test_old_bounds_names_still_work_with_a_deprecation(models: Path, old: str, new: str) -> None:
+    with pytest.warns(DeprecationWarning, match=new):
+        a = _gen(models, "ldm-censored", n=2, bounds=old)
+    b = _gen(models, "ldm-censored", n=2, bounds=new)
+    assert a.identical(b) and a.attrs["bounds"] == new
 
 
 @pytest.mark.parametrize(
     ("backend", "kw"),
     [
         ("dm", {"bounds": "censored"}),
+        ("dm", {"bounds": "draw"}),
         ("ldm-gaussian", {"bounds": "censored-sample"}),
         ("ldm-censored", {"n": 0}),
         ("ldm-censored", {"n": 257}),
@@ -113,13 +128,13 @@ def test_invalid_arguments(models: Path, backend: str, kw: dict) -> None:
 
 
 def test_missing_or_mismatched_checkpoints(models: Path, tmp_path: Path) -> None:
-    with pytest.raises(SeaIceInputError, match="not found"):
+    with pytest.raises(SeaIceInputError, match="unknown backend"):
         _gen(tmp_path, "dm")
     for name in ("vae-censored", "ldm-censored"):
         shutil.copytree(models / name, tmp_path / name)
     shutil.rmtree(tmp_path / "vae-censored")
     shutil.copytree(models / "vae-gaussian", tmp_path / "vae-censored")  # wrong decoder in its place
-    with pytest.raises(SeaIceInputError, match="decoder"):
+    with pytest.raises(SeaIceInputError, match="trained on VAE"):
         _gen(tmp_path, "ldm-censored")
     with pytest.raises(SeaIceInputError, match="CUDA|device"):
         _gen(models, "dm", device="cuda" if not torch.cuda.is_available() else "tpu")
@@ -127,12 +142,13 @@ def test_missing_or_mismatched_checkpoints(models: Path, tmp_path: Path) -> None
 
 def test_callback_and_cancel(models: Path) -> None:
     seen: list[tuple[int, float]] = []
-    _gen(models, "ldm-gaussian", steps=5, callback=lambda i, s, x, x0: seen.append((i, s)))
+    _gen(models, "ldm-gaussian", steps=5, callback=lambda info: seen.append((info["i"], info["sigma"])))
     assert [i for i, _ in seen] == list(range(5))
     assert all(b < a for (_, a), (_, b) in zip(seen[:-1], seen[1:]))
 
-    def cancel(i, s, x, x0):
-        if i == 2:
+    def cancel(info):
+        assert set(info) == {"i", "sigma", "x", "denoised"} and info["x"].shape == info["denoised"].shape
+        if info["i"] == 2:
             raise GenerationCancelled
 
     with pytest.raises(GenerationCancelled):
@@ -141,7 +157,7 @@ def test_callback_and_cancel(models: Path) -> None:
 
 @pytest.mark.parametrize("backend", ["dm", "ldm-censored"])
 def test_trajectory(models: Path, backend: str) -> None:
-    kw = {"bounds": "censored-sample"} if backend == "ldm-censored" else {}
+    kw = {"bounds": "draw"} if backend == "ldm-censored" else {}
     plain = _gen(models, backend, steps=5, **kw)
     ds, traj = _gen(models, backend, steps=5, return_trajectory=True, **kw)
     assert ds.identical(plain)  # recording previews does not consume the generator
@@ -161,38 +177,38 @@ def test_trajectory(models: Path, backend: str) -> None:
 
 def test_models_are_cached_and_reloaded_on_change(models: Path, tmp_path: Path) -> None:
     shutil.copytree(models / "dm", tmp_path / "dm")
-    a = load_backend("dm", tmp_path, "cpu")
-    assert load_backend("dm", tmp_path, "cpu") is a
+    a = load_pipeline(discover(tmp_path).get("dm"), "cpu")
+    assert load_pipeline(discover(tmp_path).get("dm"), "cpu") is a
     cfg = tmp_path / "dm" / "config.json"
     st = cfg.stat()
     os.utime(cfg, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert load_backend("dm", tmp_path, "cpu") is not a
+    assert load_pipeline(discover(tmp_path).get("dm"), "cpu") is not a
 
 
 def test_cli_writes_netcdf(models: Path, tmp_path: Path) -> None:
     out, traj = tmp_path / "samples.nc", tmp_path / "traj.nc"
     rc = main(["generate", "--backend", "ldm-censored", "--n", "2", "--steps", "3", "--seed", "1",
-               "--bounds", "censored", "--sampler", "heun", "--device", "cpu", "--models-dir", str(models),
+               "--bounds", "clamp", "--sampler", "heun", "--device", "cpu", "--models", str(models),
                "--out", str(out), "--trajectory", str(traj), "--no-progress"])
     assert rc == 0
-    expected = _gen(models, "ldm-censored", n=2, steps=3, seed=1, bounds="censored")
+    expected = _gen(models, "ldm-censored", n=2, steps=3, seed=1, bounds="clamp")
     with xr.open_dataset(out) as ds:
         np.testing.assert_array_equal(ds.sic.values, expected.sic.values)
         assert ds.attrs["checkpoint_sha256"] == expected.attrs["checkpoint_sha256"]
     with xr.open_dataset(traj) as tr:
         assert tr.sizes["step"] == 3
-    assert main(["generate", "--backend", "dm", "--bounds", "censored", "--models-dir", str(models),
+    assert main(["generate", "--backend", "dm", "--bounds", "draw", "--models", str(models),
                  "--out", str(out)]) == 2
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_path_bf16_is_deterministic_and_bounded(models: Path) -> None:
-    a = _gen(models, "ldm-censored", device="cuda", bounds="censored-sample")
-    b = _gen(models, "ldm-censored", device="cuda", bounds="censored-sample")
+    a = _gen(models, "ldm-censored", device="cuda", bounds="draw")
+    b = _gen(models, "ldm-censored", device="cuda", bounds="draw")
     assert a.identical(b) and a.attrs["precision"] == "bf16 autocast"
     assert _violations(a) == 0
-    assert _violations(_gen(models, "dm", device="auto", bounds="clip")) == 0
+    assert _violations(_gen(models, "dm", device="auto", bounds="clamp")) == 0
 
 
 def test_bf16_precision_is_close_to_float32_and_recorded(models: Path) -> None:

@@ -57,23 +57,21 @@ def test_unet_is_fully_convolutional():
     assert diff < 1e-2 * full.std()
 
 
-def test_mask_channel_stored_and_overridden():
+def test_conditioning_is_an_argument_not_a_buffer():
+    """D(x, σ, **cond): the land mask goes in as ``cond=``, never stored on the U-Net."""
     torch.manual_seed(0)
     mask = (torch.rand(32, 32) > 0.3).float()
-    net = _randomise(UNet(5, 5, base_channels=8, cond_channels=1, cond_shape=(32, 32)))
-    net.set_mask(mask)
-    assert torch.equal(net.cond[0], mask)
-    assert "cond" in net.state_dict()
+    net = _randomise(UNet(5, 5, base_channels=8, cond_channels=1))
+    assert "cond" not in net.state_dict()
     x = torch.randn(2, 5, 32, 32)
-    stored = net(x, torch.zeros(2))
-    explicit = net(x, torch.zeros(2), cond=mask[None, None])
-    torch.testing.assert_close(stored, explicit)
+    with_mask = net(x, torch.zeros(2), cond=mask[None, None])
     # the mask matters: another mask gives another output
-    other = net(x, torch.zeros(2), cond=torch.ones(1, 1, 32, 32))
-    assert not torch.allclose(stored, other)
+    assert not torch.allclose(with_mask, net(x, torch.zeros(2), cond=torch.ones(1, 1, 32, 32)))
+    with pytest.raises(ValueError, match="pass cond="):
+        net(x, torch.zeros(2))
     # a crop needs the matching crop of the mask
-    with pytest.raises(ValueError, match="crop of the mask"):
-        net(x[..., :16, :16], torch.zeros(2))
+    with pytest.raises(ValueError, match="matching crop"):
+        net(x[..., :16, :16], torch.zeros(2), cond=mask[None, None])
     out = net(x[..., :16, :16], torch.zeros(2), cond=mask[None, None, :16, :16])
     assert out.shape == (2, 5, 16, 16)
 

@@ -12,9 +12,12 @@ import xarray as xr
 from safetensors.torch import load_file
 
 from seaice_explorer.checkpoints import checkpoint_hash, load_checkpoint
+from seaice_explorer.diffusion.pipeline import load_pipeline
 from seaice_explorer.grid import default_grid
+from seaice_explorer.registry import ModelEntry
 from seaice_explorer.training import TrainOptions, load_training_data, lr_at, train_diffusion, train_vae
 from seaice_explorer.training.ema import EMA
+from seaice_explorer.training.vae import encode_dataset
 from seaice_explorer.variables import VARIABLES
 
 TINY_VAE = {"base_channels": 8, "latent_channels": 4, "downsample": 4}
@@ -140,15 +143,16 @@ def test_dm_trains_on_crops_and_keeps_the_mask(states, tmp_path):
     res = train_diffusion(TINY_DM, states, tmp_path / "dm", 3, crop=8, **FAST)
     net, cfg = load_checkpoint(res.out)
     assert cfg.kind == "dm" and cfg.grid_size == 16 and cfg.mean == tuple(VARIABLES[v].mean for v in cfg.variables)
-    assert net.cond.shape == (3, 16, 16)  # mask, x, y
-    assert torch.equal(net.cond[0], torch.from_numpy((states.mask.values > 0).astype(np.float32)))
-    assert torch.equal(net.cond[1, 0], torch.linspace(-1, 1, 16)) and torch.equal(net.cond[2, :, 0], torch.linspace(-1, 1, 16))
+    assert "cond" not in net.state_dict()  # the conditioning is an argument of D(x, σ, cond=...)
+    pipe = load_pipeline(ModelEntry("dm", res.out, cfg), "cpu")
+    cond = pipe.cond["cond"][0]  # (3, 16, 16): mask, x, y from the grid
+    assert torch.equal(cond[0], torch.from_numpy((states.mask.values > 0).astype(np.float32)))
+    assert torch.equal(cond[1, 0], torch.linspace(-1, 1, 16)) and torch.equal(cond[2, :, 0], torch.linspace(-1, 1, 16))
     assert all(math.isfinite(v) for v in res.final_losses.values())
 
 
 def test_ldm_standardises_latents_and_records_the_vae(states, tmp_path):
-    from seaice_explorer.training.diffusion import encode_dataset
-
+    """The VAE owns the latent scaling (set when it is trained); the ldm trains on the standardised latents."""
     vae_res = train_vae({**TINY_VAE, "decoder": "censored"}, states, tmp_path / "vae-censored", 2, **FAST)
     res = train_diffusion({"kind": "ldm", "base_channels": 8, "attn_levels": [2]}, states, tmp_path / "ldm", 2,
                           vae=vae_res.out, **FAST)
@@ -156,9 +160,10 @@ def test_ldm_standardises_latents_and_records_the_vae(states, tmp_path):
     assert cfg.kind == "ldm" and cfg.vae == "vae-censored" and cfg.vae_hash == checkpoint_hash(vae_res.out)
     assert (cfg.latent_channels, cfg.latent_size) == (4, 4)
     assert "VAE sit RMSE [m]" in (res.out / "README.md").read_text()
-    vae, _ = load_checkpoint(vae_res.out)
+    vae, vae_cfg = load_checkpoint(vae_res.out)
+    assert cfg.latent_mean is None and vae_cfg.latent_mean is not None  # not a second copy in the ldm config
     z = encode_dataset(vae, load_training_data(states).fields)
-    zn = (z - torch.tensor(cfg.latent_mean)[:, None, None]) / torch.tensor(cfg.latent_std)[:, None, None]
+    zn = (z - torch.tensor(vae_cfg.latent_mean)[:, None, None]) / torch.tensor(vae_cfg.latent_std)[:, None, None]
     torch.testing.assert_close(zn.mean(dim=(0, 2, 3)), torch.zeros(4), atol=1e-4, rtol=0)
     torch.testing.assert_close(zn.std(dim=(0, 2, 3)), torch.ones(4), atol=1e-4, rtol=0)
 

@@ -6,7 +6,7 @@ seaice_explorer.diffusion.generate import generate``); it is not imported here, 
 stays free of xarray and the checkpoints (and the module name does not shadow the function).
 """
 
-from .censored import (
+from ..networks.censored import (
     bounds_tensors,
     censored_gaussian_nll,
     censored_point,

@@ -7,28 +7,15 @@ weight on the raw network output 1 at every noise level (λ c_out² = 1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from ..networks.layers import weighted_mean
 
-
-def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    """Mean of ``values`` over all cells, each counted with ``weight`` (broadcast to its shape).
-
-    Every weighted cell of every sample and channel enters one sum and one normaliser,
-    so land cells (weight 0) are ignored and do not dilute the mean.
-    """
-    if weight is None:
-        return values.mean()
-    w = weight.to(dtype=values.dtype, device=values.device).expand_as(values)
-    total = w.sum()
-    if not total > 0:
-        raise ValueError("the weight (ocean mask) is zero everywhere: no cell to average over")
-    values = torch.where(w > 0, values, torch.zeros_like(values))  # NaN on land must not leak
-    return (values * w).sum() / total
+Denoiser = Callable[..., torch.Tensor]
 
 
 def edm_loss(
@@ -40,16 +27,18 @@ def edm_loss(
     p_mean: float = -1.2,
     p_std: float = 1.2,
     sigma_data: float = 1.0,
+    extra_args: Mapping[str, Any] | None = None,
 ) -> torch.Tensor:
     """EDM training loss (Karras et al. 2022, Eq. 8 with Table 1's λ(σ) and log-normal p(σ)).
 
     Parameters
     ----------
-    denoiser : ``D(x, sigma) -> x0_hat`` with ``sigma`` of shape ``(B,)``.
+    denoiser : ``D(x, sigma, **extra_args) -> x0_hat`` with ``sigma`` of shape ``(B,)``.
     x0 : clean (normalised) data, ``(B, C, H, W)``, finite everywhere (fill land with 0).
     weight : mask of shape ``(1 or B, 1 or C, H, W)``, 1 on ocean and 0 on land; the loss is the
         mean over all weighted cells together.
     generator : seeds the noise levels and the noise (must live on ``x0``'s device).
+    extra_args : conditioning passed to the denoiser (e.g. ``cond=`` the cropped mask and coordinates).
 
     Returns
     -------
@@ -61,7 +50,7 @@ def edm_loss(
     sigma = (rnd * p_std + p_mean).exp()  # (B,)
     noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     lam = (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2  # (B,)
-    x0_hat = denoiser(x0 + noise * sigma.view(shape), sigma)  # (B, C, H, W)
+    x0_hat = denoiser(x0 + noise * sigma.view(shape), sigma, **(extra_args or {}))  # (B, C, H, W)
     per_cell = lam.view(shape) * (x0_hat.float() - x0.float()) ** 2
     return weighted_mean(per_cell, weight)
 

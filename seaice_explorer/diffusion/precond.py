@@ -1,4 +1,4 @@
-"""EDM preconditioning: turns a raw network into a denoiser ``D(x, sigma) -> x0_hat``.
+"""EDM preconditioning: turns a raw network into a denoiser ``D(x, sigma, **cond) -> x0_hat``.
 
 Karras et al. (2022), arXiv 2206.00364, Table 1 ("Ours"), Eq. 7:
 D(x; σ) = c_skip(σ) x + c_out(σ) F(c_in(σ) x; c_noise(σ)) with
@@ -64,12 +64,15 @@ class EDMPrecond(nn.Module):
         """(c_skip, c_out, c_in, c_noise) for a float32 sigma tensor (any shape)."""
         return edm_coefficients(sigma, self.sigma_data)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
-        """x0_hat = c_skip x + c_out F(c_in x, c_noise); computed in float32, returned in ``x.dtype``."""
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float, **cond: torch.Tensor) -> torch.Tensor:
+        """x0_hat = c_skip x + c_out F(c_in x, c_noise, **cond); computed in float32, returned in ``x.dtype``.
+
+        ``cond`` (e.g. ``cond=`` the land mask and coordinates of a data-space model) goes to the network.
+        """
         sig = sigma_batch(sigma, x)  # (B,)
         c_skip, c_out, c_in, c_noise = self.coefficients(sig)
         shape = (-1,) + (1,) * (x.ndim - 1)  # (B, 1, 1, 1)
         x32 = x.float()
-        f = self.net(c_in.view(shape) * x32, c_noise)  # (B, C, H, W), maybe bf16 under autocast
+        f = self.net(c_in.view(shape) * x32, c_noise, **cond)  # (B, C, H, W), maybe bf16 under autocast
         out = c_skip.view(shape) * x32 + c_out.view(shape) * f.float()
         return out.to(x.dtype)

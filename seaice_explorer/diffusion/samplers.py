@@ -2,20 +2,23 @@
 
 All follow Karras et al. (2022), arXiv 2206.00364, with σ(t) = t and s(t) = 1 (the VE / EDM
 parameterisation), where the probability-flow ODE is dx/dσ = (x − D(x; σ)) / σ (Eq. 4 / Eq. 3).
-``denoiser`` is any callable ``D(x, sigma) -> x0_hat`` with ``sigma`` of shape ``(B,)``.
-``callback(step, sigma, x, x0_hat)`` is called once per step with the state the denoiser saw;
-raising from it stops sampling (the exception propagates, nothing is left half-done).
+``denoiser`` is any callable ``D(x, sigma, **extra_args) -> x0_hat`` with ``sigma`` of shape ``(B,)``
+(as in k-diffusion: ``extra_args`` carries the conditioning, e.g. the land mask).
+``callback({"i", "sigma", "x", "denoised"})`` is called once per step with the state the denoiser
+saw; raising from it stops sampling (the exception propagates, nothing is left half-done).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
-Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Callback = Callable[[int, float, torch.Tensor, torch.Tensor], None]
+Denoiser = Callable[..., torch.Tensor]
+#: ``callback(info)`` with ``info = {"i": step, "sigma": σ, "x": state, "denoised": x0_hat}``.
+Callback = Callable[[dict[str, Any]], None]
 
 
 def noise_like(
@@ -41,9 +44,14 @@ def _as_floats(sigmas: torch.Tensor | Sequence[float]) -> list[float]:
     return sig
 
 
-def _denoise(denoiser: Denoiser, x: torch.Tensor, sigma: float) -> torch.Tensor:
+def _denoise(denoiser: Denoiser, x: torch.Tensor, sigma: float, extra_args: Mapping[str, Any] | None) -> torch.Tensor:
     s = torch.full((x.shape[0],), sigma, dtype=torch.float32, device=x.device)  # (B,)
-    return denoiser(x, s).to(x.dtype)
+    return denoiser(x, s, **(extra_args or {})).to(x.dtype)
+
+
+def _report(callback: Callback | None, i: int, sigma: float, x: torch.Tensor, denoised: torch.Tensor) -> None:
+    if callback is not None:
+        callback({"i": i, "sigma": sigma, "x": x, "denoised": denoised})
 
 
 def _randn(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -56,6 +64,7 @@ def sample_euler(
     x: torch.Tensor,
     sigmas: torch.Tensor | Sequence[float],
     *,
+    extra_args: Mapping[str, Any] | None = None,
     callback: Callback | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
@@ -66,9 +75,8 @@ def sample_euler(
     """
     sig = _as_floats(sigmas)
     for i in range(len(sig) - 1):
-        x0_hat = _denoise(denoiser, x, sig[i])
-        if callback is not None:
-            callback(i, sig[i], x, x0_hat)
+        x0_hat = _denoise(denoiser, x, sig[i], extra_args)
+        _report(callback, i, sig[i], x, x0_hat)
         d = (x - x0_hat) / sig[i]
         x = x + (sig[i + 1] - sig[i]) * d
     return x
@@ -80,6 +88,7 @@ def sample_heun(
     x: torch.Tensor,
     sigmas: torch.Tensor | Sequence[float],
     *,
+    extra_args: Mapping[str, Any] | None = None,
     callback: Callback | None = None,
     generator: torch.Generator | None = None,
     s_churn: float = 0.0,
@@ -100,13 +109,12 @@ def sample_heun(
         s_hat = s_cur * (1.0 + gamma)
         if gamma > 0:
             x = x + math.sqrt(s_hat**2 - s_cur**2) * s_noise * _randn(x, generator)
-        x0_hat = _denoise(denoiser, x, s_hat)
-        if callback is not None:
-            callback(i, s_hat, x, x0_hat)
+        x0_hat = _denoise(denoiser, x, s_hat, extra_args)
+        _report(callback, i, s_hat, x, x0_hat)
         d = (x - x0_hat) / s_hat
         x_next = x + (s_next - s_hat) * d
         if s_next > 0:
-            d_next = (x_next - _denoise(denoiser, x_next, s_next)) / s_next
+            d_next = (x_next - _denoise(denoiser, x_next, s_next, extra_args)) / s_next
             x_next = x + (s_next - s_hat) * 0.5 * (d + d_next)
         x = x_next
     return x
@@ -118,6 +126,7 @@ def sample_ddim(
     x: torch.Tensor,
     sigmas: torch.Tensor | Sequence[float],
     *,
+    extra_args: Mapping[str, Any] | None = None,
     callback: Callback | None = None,
     generator: torch.Generator | None = None,
     eta: float = 0.0,
@@ -134,9 +143,8 @@ def sample_ddim(
     sig = _as_floats(sigmas)
     for i in range(len(sig) - 1):
         s_cur, s_next = sig[i], sig[i + 1]
-        x0_hat = _denoise(denoiser, x, s_cur)
-        if callback is not None:
-            callback(i, s_cur, x, x0_hat)
+        x0_hat = _denoise(denoiser, x, s_cur, extra_args)
+        _report(callback, i, s_cur, x, x0_hat)
         s_up = min(s_next, eta * math.sqrt(s_next**2 * (s_cur**2 - s_next**2) / s_cur**2))
         s_down = math.sqrt(s_next**2 - s_up**2)
         x = x0_hat + (s_down / s_cur) * (x - x0_hat)

@@ -133,3 +133,19 @@ def log2_int(n: int) -> int:
     if 2**k != n:
         raise ValueError(f"{n} is not a power of two")
     return k
+
+
+def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean of ``values`` over all cells, each counted with ``weight`` (broadcast to its shape).
+
+    Every weighted cell of every sample and channel enters one sum and one normaliser,
+    so land cells (weight 0) are ignored and do not dilute the mean.
+    """
+    if weight is None:
+        return values.mean()
+    w = weight.to(dtype=values.dtype, device=values.device).expand_as(values)
+    total = w.sum()
+    if not total > 0:
+        raise ValueError("the weight (ocean mask) is zero everywhere: no cell to average over")
+    values = torch.where(w > 0, values, torch.zeros_like(values))  # NaN on land must not leak
+    return (values * w).sum() / total

@@ -4,8 +4,8 @@ Architecture after the DDPM++ U-Net of Karras et al. 2022 (EDM, arXiv 2206.00364
 scaled down for CPU training: residual blocks with a scale-shift of the noise embedding,
 optional self-attention at chosen levels (and in the middle when the lowest level is among
 them), skip connections from every encoder block. For data-space diffusion (Finn et al. 2024,
-Sec. 3) the land mask is a fixed conditioning channel stored as a buffer and concatenated
-inside, so the network keeps the plain ``net(x, c_noise)`` contract.
+Sec. 3) the land mask and the x/y coordinates are conditioning channels passed as
+``net(x, c_noise, cond=...)``: the denoiser contract is ``D(x, σ, **cond)`` as in EDM and k-diffusion.
 """
 
 from __future__ import annotations
@@ -19,6 +19,18 @@ from torch import Tensor, nn
 from .layers import Downsample, PositionalEmbedding, ResBlock, SelfAttention, Upsample, check_divisible, group_norm
 
 
+def fixed_conditioning(mask: Tensor, with_mask: bool = True, with_coords: bool = True) -> Tensor:
+    """Fixed conditioning channels (Cc, H, W): the ocean mask, then x and y in [-1, 1] (CoordConv,
+    Liu et al. 2018, arXiv 1807.03247) so a fully convolutional net trained on crops knows where
+    each crop lies on the grid."""
+    h, w = mask.shape
+    chans = [mask.float()] if with_mask else []
+    if with_coords:
+        yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+        chans += [xx, yy]
+    return torch.stack(chans) if chans else torch.zeros(0, h, w)
+
+
 class UNet(nn.Module):
     """U-Net ``(B, in, H, W), (B,) -> (B, out, H, W)``; H and W divisible by ``2**(len(channel_mults)-1)``.
 
@@ -28,8 +40,8 @@ class UNet(nn.Module):
     base_channels : width of the first level; level ``i`` has ``base_channels * channel_mults[i]``.
     num_res_blocks : residual blocks per level on the way down (one more on the way up).
     attn_levels : levels with self-attention after each block; keep it to the lowest level.
-    cond_channels : fixed conditioning channels (e.g. 1 for the land mask) concatenated to ``x``.
-    cond_shape : ``(H, W)`` of the stored conditioning buffer; ``None`` means ``cond`` is always passed.
+    cond_channels : conditioning channels (e.g. the land mask and x, y) concatenated to ``x``;
+        then ``forward`` needs ``cond`` of shape ``(B or 1, cond_channels, H, W)``.
     """
 
     def __init__(
@@ -41,7 +53,6 @@ class UNet(nn.Module):
         num_res_blocks: int = 1,
         attn_levels: Sequence[int] = (),
         cond_channels: int = 0,
-        cond_shape: tuple[int, int] | None = None,
         emb_channels: int | None = None,
         attn_heads: int = 1,
         dropout: float = 0.0,
@@ -52,11 +63,6 @@ class UNet(nn.Module):
         emb_ch = emb_channels or 4 * base_channels
         self.embed = PositionalEmbedding(base_channels)
         self.emb_mlp = nn.Sequential(nn.Linear(base_channels, emb_ch), nn.SiLU(), nn.Linear(emb_ch, emb_ch))
-        if cond_channels and cond_shape is not None:
-            self.register_buffer("cond", torch.zeros(cond_channels, *cond_shape))
-        else:
-            self.register_buffer("cond", None)
-
         widths = [base_channels * m for m in channel_mults]
         self.conv_in = nn.Conv2d(in_channels + cond_channels, widths[0], 3, padding=1)
         self.down = nn.ModuleList()
@@ -84,36 +90,19 @@ class UNet(nn.Module):
         nn.init.zeros_(self.conv_out.bias)
 
     # -- conditioning ---------------------------------------------------------------------------
-    def set_mask(self, mask: Tensor) -> None:
-        """Store the fixed conditioning (e.g. the land mask, ocean = 1) as the ``cond`` buffer."""
-        mask = torch.as_tensor(mask, dtype=torch.float32)
-        if mask.ndim == 2:
-            mask = mask[None]  # (1, H, W)
-        if mask.ndim != 3 or mask.shape[0] != self.cond_channels:
-            raise ValueError(f"mask must be (H, W) or ({self.cond_channels}, H, W), got {tuple(mask.shape)}")
-        device = next(self.parameters()).device
-        if self.cond is not None and self.cond.shape == mask.shape:
-            self.cond.copy_(mask)
-        else:
-            self.register_buffer("cond", mask.to(device))
-
     def _conditioning(self, x: Tensor, cond: Tensor | None) -> Tensor:
         if cond is None:
-            if self.cond is None:
-                raise ValueError("this U-Net has conditioning channels but no stored mask; call set_mask or pass cond=")
-            cond = self.cond
-            if cond.shape[-2:] != x.shape[-2:]:
-                raise ValueError(
-                    f"stored mask is {tuple(cond.shape[-2:])} but x is {tuple(x.shape[-2:])}; "
-                    "pass the matching crop of the mask as cond="
-                )
+            raise ValueError(f"this U-Net takes {self.cond_channels} conditioning channels: pass cond=")
         if cond.ndim == 3:
             cond = cond[None]  # (1, Cc, H, W)
+        if cond.shape[1] != self.cond_channels or cond.shape[-2:] != x.shape[-2:]:
+            raise ValueError(f"cond {tuple(cond.shape)} does not fit {self.cond_channels} channels on x of "
+                             f"{tuple(x.shape[-2:])}; pass the matching crop")
         return cond.to(dtype=x.dtype, device=x.device).expand(x.shape[0], -1, -1, -1)  # (B, Cc, H, W)
 
     # -- forward --------------------------------------------------------------------------------
     def forward(self, x: Tensor, c_noise: Tensor, cond: Tensor | None = None) -> Tensor:
-        """``x``: (B, in, H, W); ``c_noise``: (B,) or scalar; ``cond``: optional (B|1, Cc, H, W) override."""
+        """``x``: (B, in, H, W); ``c_noise``: (B,) or scalar; ``cond``: (B|1, Cc, H, W) when ``cond_channels``."""
         check_divisible(x, 2 ** (self.levels - 1), "UNet")
         if self.cond_channels:
             x = torch.cat([x, self._conditioning(x, cond)], dim=1)  # (B, in + Cc, H, W)

@@ -18,6 +18,7 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from .censored import censored_gaussian_nll
 from .layers import Downsample, ResBlock, Upsample, check_divisible, group_norm, log2_int
 
 Decoder = Literal["gaussian", "censored"]
@@ -117,8 +118,6 @@ class VAE(nn.Module):
         to (B, 1, H, W); ``lower``/``upper``: normalised bounds (C,), ±inf where unbounded. The
         Gaussian decoder ignores the bounds (it is the censored likelihood with infinite bounds).
         """
-        from ..diffusion.censored import censored_gaussian_nll
-
         mean, logvar = self.encode(x)
         eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         z = mean + (0.5 * logvar).exp() * eps  # reparameterisation, (B, L, h, w)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -49,16 +50,12 @@ class TrainingData:
         return normalised_bounds(self.variables, self.mean, self.std)
 
 
-def conditioning(mask: Tensor, with_mask: bool = True, with_coords: bool = True) -> Tensor:
-    """Fixed conditioning channels (Cc, H, W): the ocean mask, then x and y in [-1, 1] (CoordConv,
-    Liu et al. 2018, arXiv 1807.03247) so a fully convolutional net trained on crops knows where
-    each crop lies on the grid."""
-    h, w = mask.shape
-    chans = [mask.float()] if with_mask else []
-    if with_coords:
-        yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-        chans += [xx, yy]
-    return torch.stack(chans) if chans else torch.zeros(0, h, w)
+def dataset_name(data: object) -> str:
+    """The ``dataset`` a model's config records for its training data: ``default``, a path, or the title."""
+    if isinstance(data, (str, os.PathLike)):
+        return "default" if str(data) == "default" else str(Path(data).expanduser().resolve())
+    attrs = getattr(getattr(data, "ds", data), "attrs", {}) or {}
+    return str(attrs.get("dataset") or attrs.get("title") or "in-memory data")
 
 
 def normalised_bounds(variables: Sequence[str], mean: Sequence[float], std: Sequence[float]) -> tuple[Tensor, Tensor]:

@@ -31,24 +31,19 @@ from ..checkpoints import (
     save_checkpoint,
 )
 from ..diffusion.losses import edm_loss
+from ..diffusion.pipeline import build_pipeline
 from ..diffusion.precond import EDMPrecond
+from ..diffusion.samplers import sample_heun
+from ..diffusion.schedules import karras_sigmas
 from ..errors import SeaIceInputError
-from .data import Normalisation, TrainingData, conditioning, denormalise, load_training_data, random_crop
+from ..networks.unet import fixed_conditioning
+from ..registry import ModelEntry
+from .data import Normalisation, TrainingData, dataset_name, denormalise, load_training_data, random_crop
 from .loops import TrainOptions, TrainResult, fit, seeded_module
 from .report import save_states_png
+from .vae import encode_dataset, latent_scaling, reconstruction_error
 
 log = logging.getLogger(__name__)
-
-
-class CondNet(nn.Module):
-    """Binds a per-batch conditioning (the cropped mask) to a U-Net: ``net(x, c_noise, cond=cond)``."""
-
-    def __init__(self, net: nn.Module, cond: Tensor | None) -> None:
-        super().__init__()
-        self.net, self.cond = net, cond
-
-    def forward(self, x: Tensor, c_noise: Tensor) -> Tensor:
-        return self.net(x, c_noise, cond=self.cond)
 
 
 def train_diffusion(
@@ -85,13 +80,12 @@ def train_diffusion(
     else:
         raise SeaIceInputError("kind", f"unknown denoiser kind {kind!r}", "Use 'dm' or 'ldm'")
     params.update(variables=list(td.variables), grid_size=td.grid_size, grid=td.grid, mean=list(td.mean), std=list(td.std))
+    params.setdefault("dataset", dataset_name(data))
     cfg = DenoiserConfig.from_dict(params)
     model = seeded_module(lambda: build_module(cfg), opts.seed)
     cond_full = None
-    if cfg.kind == "dm":  # (1 + Cc, H, W): the loss weight (mask) and the U-Net's fixed conditioning
-        cond_full = torch.cat([td.mask[None], conditioning(td.mask, cfg.mask_channel, cfg.coord_channels)])
-        if cfg.cond_channels:
-            model.set_mask(cond_full[1:])  # type: ignore[operator]
+    if cfg.kind == "dm":  # (1 + Cc, H, W): the loss weight (mask) and the U-Net's conditioning D(x, σ, cond=)
+        cond_full = torch.cat([td.mask[None], fixed_conditioning(td.mask, cfg.mask_channel, cfg.coord_channels)])
     fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
 
     def loss_fn(net, gen_cpu, gen_dev):
@@ -106,9 +100,8 @@ def train_diffusion(
             c = c.to(dev)
             weight, cond = c[:, :1], (c[:, 1:] if cfg.cond_channels else None)
         x = x.to(dev).contiguous(memory_format=fmt)
-        denoiser = EDMPrecond(CondNet(net, cond) if cond is not None else net, cfg.sigma_data)
-        loss = edm_loss(denoiser, x, weight=weight, generator=gen_dev, p_mean=cfg.p_mean,
-                        p_std=cfg.p_std, sigma_data=cfg.sigma_data)
+        loss = edm_loss(EDMPrecond(net, cfg.sigma_data), x, weight=weight, generator=gen_dev, p_mean=cfg.p_mean,
+                        p_std=cfg.p_std, sigma_data=cfg.sigma_data, extra_args={"cond": cond} if cond is not None else None)
         return loss, {}
 
     card = {"training_data": td.source, "parameters": sum(p.numel() for p in model.parameters())}
@@ -122,8 +115,6 @@ def train_diffusion(
 
 def _finalise(result: TrainResult, cfg: DenoiserConfig, td: TrainingData, vae: Any, opts: TrainOptions) -> None:
     """Final model card: the VAE's reconstruction error (ldm) and a sample image."""
-    from .vae import reconstruction_error
-
     net, _ = load_checkpoint(result.out)
     vae_net = vae_cfg = None
     if cfg.kind == "ldm":
@@ -131,7 +122,7 @@ def _finalise(result: TrainResult, cfg: DenoiserConfig, td: TrainingData, vae: A
         errors, _ = reconstruction_error(vae_net, vae_cfg, td)  # type: ignore[arg-type]
         result.card["reconstruction_error"] = {f"VAE {k}": v for k, v in errors.items()}
     if opts.preview:
-        _preview(result, net, cfg, td, vae_net, opts.seed)
+        _preview(result, net, cfg, td, vae, opts.seed)
     save_checkpoint(result.out, net, cfg, result.card)
 
 
@@ -147,44 +138,33 @@ def _latent_data(params: dict, data: Any, vae: str | os.PathLike | None, device:
         raise SeaIceInputError(vae, f"VAE trained on a {vcfg.grid_size}² grid, data are {td.grid_size}²",
                                "Train the VAE on the same grid as the diffusion model")
     latents = encode_dataset(net, td.fields)  # (T, L, h, w)
-    lmean = latents.mean(dim=(0, 2, 3))
-    lstd = latents.std(dim=(0, 2, 3)).clamp_min(1e-6)
-    z = (latents - lmean[:, None, None]) / lstd[:, None, None]
     folder = checkpoint_dir(vae)
     params.update(vae=Path(folder).name, vae_hash=checkpoint_hash(folder), latent_channels=vcfg.latent_channels,
-                  latent_size=vcfg.latent_size, latent_mean=[float(v) for v in lmean],
-                  latent_std=[float(v) for v in lstd])
+                  latent_size=vcfg.latent_size)
+    if vcfg.latent_mean is not None:  # the VAE owns the latent scaling
+        lmean, lstd = torch.tensor(vcfg.latent_mean), torch.tensor(vcfg.latent_std)
+    else:  # a VAE from before it owned its scaling: keep it in the ldm config (legacy fields)
+        stats = latent_scaling(latents)
+        params.update(latent_mean=list(stats[0]), latent_std=list(stats[1]))
+        lmean, lstd = torch.tensor(stats[0]), torch.tensor(stats[1])
+    z = (latents - lmean[:, None, None]) / lstd[:, None, None]
     log.info("latents %s, channel std before standardising %s", tuple(z.shape), [round(float(v), 3) for v in lstd])
     return td, z.contiguous(), params
 
 
 @torch.no_grad()
-def encode_dataset(vae: nn.Module, fields: Tensor, batch: int = 16) -> Tensor:
-    """Posterior means of all states ``(T, C, H, W)`` -> ``(T, L, H/f, W/f)`` on the CPU."""
-    device = next(vae.parameters()).device
-    return torch.cat([vae.encode(fields[i:i + batch].to(device))[0].float().cpu()
-                      for i in range(0, fields.shape[0], batch)])
-
-
-@torch.no_grad()
 def _preview(result: TrainResult, net: nn.Module, cfg: DenoiserConfig, td: TrainingData, vae: Any,
              seed: int, n: int = 3) -> None:
-    """Four rows (a reference state and ``n`` samples, 20 Heun steps) in ``sample.png``."""
-    from ..diffusion.censored import censored_point
-    from ..diffusion.samplers import sample_heun
-    from ..diffusion.schedules import karras_sigmas
-
+    """Four rows (a reference state and ``n`` samples, 20 Heun steps) in ``sample.png``, decoded by the pipeline."""
+    vae_net, vae_cfg = load_checkpoint(vae) if cfg.kind == "ldm" else (None, None)
+    entry = ModelEntry(result.out.name, result.out, cfg, vae_cfg, Path(vae) if vae is not None else None)
+    grid = xr.Dataset({"mask": (("y", "x"), td.mask.numpy())})
+    pipe = build_pipeline(entry, net, vae_net, grid)
     gen = torch.Generator().manual_seed(seed)
-    size = cfg.spatial_size
-    x = torch.randn((n, cfg.in_channels, size, size), generator=gen) * cfg.sigma_max
-    sigmas = karras_sigmas(20, cfg.sigma_min, cfg.sigma_max)
-    z = sample_heun(EDMPrecond(net, cfg.sigma_data), x, sigmas)  # (n, C', S, S)
-    if cfg.kind == "ldm":
-        z = z * torch.tensor(cfg.latent_std)[:, None, None] + torch.tensor(cfg.latent_mean)[:, None, None]
-        z = vae.decode(z)[0]
-        if vae.decoder == "censored":
-            z = censored_point(z, *td.bounds)
-    phys = denormalise(torch.cat([td.fields[:1], z.float()]), cfg.mean, cfg.std).numpy()
+    x = torch.randn((n,) + pipe.state_shape, generator=gen) * cfg.sigma_max
+    x0 = sample_heun(lambda xs, s: pipe.denoise(xs, s), x, karras_sigmas(20, cfg.sigma_min, cfg.sigma_max))
+    samples = pipe.decode(x0, entry.native_bounds)  # (n, C, H, W) physical
+    phys = torch.cat([denormalise(td.fields[:1], pipe.data_config.mean, pipe.data_config.std), samples]).numpy()
     phys[:, :, (td.mask <= 0).numpy()] = np.nan
     save_states_png(result.out / "sample.png", phys, cfg.variables, ["reference"] + [f"sample {i + 1}" for i in range(n)])
     result.card["sample_image"] = "sample.png"

@@ -9,6 +9,7 @@ restores all of them, so a run cut at step k and resumed gives the same weights 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -22,9 +23,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..checkpoints import Config, config_from_dict, resolve_device, save_checkpoint
+from ..checkpoints import Config, VAEConfig, config_from_dict, load_checkpoint, resolve_device, save_checkpoint
 from ..errors import SeaIceInputError
 from .ema import EMA
+from .report import hardware
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +187,6 @@ def _final_losses(history: dict[str, list[float]], last: int = 100) -> dict[str,
 
 
 def _progress_card(step: int, elapsed: float, history: dict[str, list[float]], opts: TrainOptions) -> dict[str, Any]:
-    from .report import hardware
 
     return {
         "steps": step if step >= opts.steps else f"{step} of {opts.steps} (in progress)",
@@ -216,15 +217,19 @@ def _save_state(out: Path, step: int, elapsed: float, history: dict, model: nn.M
     (folder / "state.json").write_text(json.dumps(state) + "\n")
 
 
+def _comparable(config: Config) -> Config:
+    """The config without what training adds at the end (a VAE's latent scaling), for resume checks."""
+    return dataclasses.replace(config, latent_mean=None, latent_std=None) if isinstance(config, VAEConfig) else config
+
+
 def _load_state(out: Path, config: Config, model: nn.Module, ema: EMA, optimizer: torch.optim.Optimizer,
                 gen_cpu: torch.Generator, gen_dev: torch.Generator) -> tuple[int, float, dict]:
     from safetensors.torch import load_file
 
-    from ..checkpoints import load_checkpoint
 
     folder = out / STATE_DIR
     saved = config_from_dict(json.loads((out / "config.json").read_text()), out / "config.json")
-    if saved != config:
+    if _comparable(saved) != _comparable(config):
         raise SeaIceInputError(out / "config.json", "the saved config differs from this run's config",
                                "Resume with the same config and data, or train into a new --out folder")
     try:

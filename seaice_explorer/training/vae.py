@@ -12,9 +12,13 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..checkpoints import VAEConfig, build_module, save_checkpoint
+from torch import Tensor, nn
+
+from ..checkpoints import VAEConfig, build_module, load_checkpoint, save_checkpoint
+from ..diffusion.pipeline import to_physical
 from ..errors import SeaIceInputError
 from ..networks import VAE
+from ..variables import VARIABLES
 from .data import Normalisation, TrainingData, denormalise, load_training_data, random_crop
 from .loops import TrainOptions, TrainResult, fit, seeded_module
 from .report import save_states_png
@@ -71,48 +75,51 @@ def train_vae(
 
 
 @torch.no_grad()
-def reconstruct(vae: VAE, fields: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, batch: int = 16) -> torch.Tensor:
-    """Point estimate of the decoder from the posterior mean: mu, or clamp(mu, l, u) if censored."""
-    from ..diffusion.censored import censored_point
-
+def encode_dataset(vae: nn.Module, fields: Tensor, batch: int = 16) -> Tensor:
+    """Posterior means of all states ``(T, C, H, W)`` -> ``(T, L, H/f, W/f)`` on the CPU."""
     device = next(vae.parameters()).device
-    outs = []
-    for i in range(0, fields.shape[0], batch):
-        mu = vae(fields[i:i + batch].to(device)).float()  # (b, C, H, W)
-        if vae.decoder == "censored":
-            mu = censored_point(mu, lower.to(device), upper.to(device))
-        outs.append(mu.cpu())
-    return torch.cat(outs)
+    return torch.cat([vae.encode(fields[i:i + batch].to(device))[0].float().cpu()
+                      for i in range(0, fields.shape[0], batch)])
+
+
+def latent_scaling(latents: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of posterior means ``(T, L, h, w)``: the VAE's latent scaling."""
+    mean = latents.mean(dim=(0, 2, 3))
+    std = latents.std(dim=(0, 2, 3)).clamp_min(1e-6)
+    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+
+
+@torch.no_grad()
+def reconstruct(vae: VAE, cfg: VAEConfig, fields: Tensor, batch: int = 16) -> Tensor:
+    """Physical reconstructions through the posterior mean, decoded by the pipeline's one decode path:
+    the decoder's point estimate (clamp(μ, l, u) for the censored decoder, μ for the Gaussian one)."""
+    device = next(vae.parameters()).device
+    bounds = "clamp" if cfg.decoder == "censored" else "raw"
+    outs = [to_physical(vae(fields[i:i + batch].to(device)), None, cfg.variables, cfg.mean, cfg.std, bounds).cpu()
+            for i in range(0, fields.shape[0], batch)]
+    return torch.cat(outs)  # (T, C, H, W)
 
 
 def reconstruction_error(vae: VAE, cfg: VAEConfig, td: TrainingData) -> tuple[dict[str, float], torch.Tensor]:
     """RMSE per variable in physical units over all ocean cells and states, and the reconstructions."""
-    lower, upper = td.bounds
-    rec = reconstruct(vae, td.fields, lower, upper)
+    phys = reconstruct(vae, cfg, td.fields)
     truth = denormalise(td.fields, cfg.mean, cfg.std)
-    phys = denormalise(rec, cfg.mean, cfg.std)
     ocean = td.mask > 0
     errors = {}
     for c, name in enumerate(cfg.variables):
         diff = (phys[:, c] - truth[:, c])[:, ocean]
-        errors[f"{name} RMSE [{_units(name)}]"] = float(diff.square().mean().sqrt())
+        errors[f"{name} RMSE [{VARIABLES[name].units}]"] = float(diff.square().mean().sqrt())
     sigma = vae.log_scale.exp().detach().cpu()
     for c, name in enumerate(cfg.variables):
-        errors[f"{name} decoder sigma [{_units(name)}]"] = float(sigma[c] * cfg.std[c])
+        errors[f"{name} decoder sigma [{VARIABLES[name].units}]"] = float(sigma[c] * cfg.std[c])
     return errors, phys
 
 
-def _units(name: str) -> str:
-    from ..variables import VARIABLES
-
-    return VARIABLES[name].units
-
-
 def _finalise(result: TrainResult, cfg: VAEConfig, td: TrainingData, opts: TrainOptions) -> None:
-    """Add the per-variable reconstruction error and a reconstruction PNG to the final checkpoint."""
-    from ..checkpoints import load_checkpoint
-
+    """The latent scaling, the per-variable reconstruction error and a reconstruction PNG of the final checkpoint."""
     vae, _ = load_checkpoint(result.out)
+    mean, std = latent_scaling(encode_dataset(vae, td.fields))
+    cfg = dataclasses.replace(cfg, latent_mean=mean, latent_std=std)  # the VAE owns its latent scaling
     errors, phys = reconstruction_error(vae, cfg, td)  # type: ignore[arg-type]
     result.card["reconstruction_error"] = errors
     log.info("VAE reconstruction error: %s", errors)

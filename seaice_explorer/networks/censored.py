@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 
 from ..variables import STATE_VARIABLES, bounds_array
-from .losses import weighted_mean
+from .layers import weighted_mean
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
