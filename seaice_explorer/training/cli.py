@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SeaIceInputError
+from .diffusion import train_diffusion
+from .vae import train_vae
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +99,6 @@ def build_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .diffusion import train_diffusion
-    from .vae import train_vae
-
     params = build_config(args)
     if args.device != "cpu":  # reproducible cuDNN kernels (process-wide, the CLI owns the process)
         import torch

@@ -20,6 +20,7 @@ import torch
 import xarray as xr
 from torch import Tensor
 
+from ..data import open_reference
 from ..errors import SeaIceInputError
 from ..variables import STATE_VARIABLES, VARIABLES
 
@@ -71,11 +72,6 @@ def open_data(data: str | os.PathLike | xr.Dataset) -> tuple[xr.Dataset, str]:
     """The canonical Dataset behind ``data`` ("default", a path, or a Dataset) and a description."""
     if isinstance(data, xr.Dataset):
         return data, str(data.attrs.get("title") or data.attrs.get("source") or "in-memory Dataset")
-    try:
-        from ..data import open_reference
-    except ImportError as err:  # the data package is written elsewhere; say so clearly
-        raise SeaIceInputError(str(data), f"cannot open training data ({err})",
-                               "Install the full package (seaice_explorer.data.open_reference)") from None
     ds = open_reference(data)
     if str(data) == "default":
         kind = ds.attrs.get("reference_kind", "default reference")
