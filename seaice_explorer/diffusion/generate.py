@@ -7,7 +7,7 @@ x ~ N(0, σ_max²), a ρ = 7 schedule (Eq. 5) and Heun's sampler (Alg. 1) by def
 
 Example
 -------
->>> ds = generate("ldm-censored", n=4, steps=20, seed=0, bounds="censored")  # doctest: +SKIP
+>>> ds = generate("ldm-censored", n=4, steps=20, seed=0, bounds="clamp")  # doctest: +SKIP
 >>> ds.sic.dims
 ('sample', 'y', 'x')
 """

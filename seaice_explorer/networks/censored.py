@@ -1,4 +1,4 @@
-"""The censored Gaussian of the ``ldm-censored`` decoder (Finn et al. 2024, arXiv 2406.18417, Sec. 2.2).
+"""The censored Gaussian of the censored VAE decoder (Finn et al. 2024, arXiv 2406.18417, Sec. 2.2).
 
 A value y of a bounded variable is modelled as y = clamp(μ + σ ε, l, u) with ε ~ N(0, 1): a
 Gaussian whose mass below l (above u) sits exactly at l (u). Its negative log-likelihood per cell:
@@ -100,7 +100,7 @@ def gaussian_nll(
     *,
     reduction: Literal["mean", "none"] = "mean",
 ) -> torch.Tensor:
-    """Plain Gaussian NLL, the censored one with infinite bounds (``ldm-gaussian`` decoder)."""
+    """Plain Gaussian NLL, the censored one with infinite bounds (the Gaussian VAE decoder)."""
     return censored_gaussian_nll(y, mu, sigma, -math.inf, math.inf, weight, reduction=reduction)
 
 
