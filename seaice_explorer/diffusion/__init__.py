@@ -16,7 +16,7 @@ from ..networks.censored import (
 from .diagnostics import mean_bias
 from .losses import EDMLoss, edm_loss, weighted_mean
 from .precond import EDMPrecond, edm_coefficients
-from .samplers import SAMPLERS, noise_like, sample_ddim, sample_euler, sample_heun
+from .samplers import SAMPLERS, noise_like, sample_ddim, sample_dpmpp_2m, sample_euler, sample_heun
 from .schedules import karras_sigmas, loglinear_sigmas
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "mean_bias",
     "noise_like",
     "sample_ddim",
+    "sample_dpmpp_2m",
     "sample_euler",
     "sample_heun",
     "weighted_mean",

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 #: raw / clamp / draw (``registry.BOUNDS``); the old names none, clip, censored, censored-sample still work
 BoundsMode = str
-SamplerName = Literal["heun", "euler", "ddim"]
+SamplerName = Literal["heun", "euler", "ddim", "dpmpp-2m"]
 Precision = Literal["auto", "float32", "bf16"]
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "bf16")
 
@@ -133,7 +133,8 @@ def generate(
         onto the variable table's bounds (the censored decoder's point estimate); ``"draw"`` (latent
         backends) one random draw from the VAE decoder. Old names ``none``, ``clip``, ``censored``,
         ``censored-sample`` still work (deprecated); an invalid mode raises :class:`SeaIceInputError`.
-    sampler : ``"heun"`` (2n − 1 evaluations), ``"euler"`` or ``"ddim"`` (deterministic).
+    sampler : ``"heun"`` (2n − 1 evaluations), ``"euler"``, ``"ddim"`` or ``"dpmpp-2m"`` (DPM-Solver++(2M),
+        2nd order with n evaluations; all deterministic).
     device : ``"auto"`` (CUDA if present, with bf16 autocast, else CPU), ``"cpu"`` or ``"cuda"``.
     callback : ``callback({"i", "sigma", "x", "denoised"})`` per step, in the sampler's (latent)
         space; raise (e.g. :class:`GenerationCancelled`) to stop: the exception propagates.
