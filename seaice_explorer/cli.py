@@ -11,6 +11,7 @@ import logging
 import sys
 
 from .errors import SeaIceInputError
+from .runtime import configure_allocator
 
 #: sub-command -> (module, one-line help). An explicit registry, no reflection.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: seaice-explorer COMMAND [options]\n\ncommands:\n" + "\n".join(lines))
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     name = argv[0]
+    configure_allocator()  # before torch allocates anything: the fast allocator without LD_PRELOAD
     module = importlib.import_module(COMMANDS[name][0])
     parser = argparse.ArgumentParser(prog=f"seaice-explorer {name}", description=COMMANDS[name][1])
     module.add_arguments(parser)
