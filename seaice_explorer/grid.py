@@ -6,8 +6,10 @@ Both are returned as ``xr.Dataset`` with 2-D coordinates ``lat``, ``lon``, ``mas
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from os import PathLike
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -20,6 +22,11 @@ DEFAULT_SIZE = 128
 DEFAULT_HALF_WIDTH_M = 3_200_000.0
 #: Ocean components smaller than this are treated as lakes and masked out.
 MIN_SEA_AREA_M2 = 75_000e6
+#: Precomputed ocean masks of the default grid (``ease2_north_<size>.npy``, bit-packed): building a
+#: mask with global-land-mask loads a ~1 GB global array (3.3 s), so it is done once, not at every start.
+MASK_DIR = Path(__file__).resolve().parents[1] / "data" / "grids"
+
+log = logging.getLogger(__name__)
 
 
 def cartopy_crs(ds: xr.Dataset | None = None):
@@ -78,8 +85,9 @@ def _default_grid_cached(size: int, half_width_m: float) -> xr.Dataset:
     xx, yy = np.meshgrid(x, y)
     lon, lat = _lonlat(EASE2_NORTH, xx, yy)
     cell_area = np.full((size, size), dx * dx)  # equal-area projection: exact
-    land = land_fraction(lambda a, b: _lonlat(EASE2_NORTH, a, b), x, y, dx) > 0.5
-    ocean = _drop_lakes(~land, cell_area, MIN_SEA_AREA_M2)
+    ocean = _stored_mask(size) if half_width_m == DEFAULT_HALF_WIDTH_M else None
+    if ocean is None:
+        ocean = compute_ocean_mask(size, half_width_m)
     ds = xr.Dataset(
         coords={
             "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"}),
@@ -98,12 +106,43 @@ def _default_grid_cached(size: int, half_width_m: float) -> xr.Dataset:
     return ds
 
 
+def compute_ocean_mask(size: int, half_width_m: float = DEFAULT_HALF_WIDTH_M) -> np.ndarray:
+    """(size, size) bool ocean mask from real geography (global-land-mask, 5×5 sub-samples), lakes removed."""
+    dx = 2 * half_width_m / size
+    x = -half_width_m + (np.arange(size) + 0.5) * dx
+    y = half_width_m - (np.arange(size) + 0.5) * dx
+    land = land_fraction(lambda a, b: _lonlat(EASE2_NORTH, a, b), x, y, dx) > 0.5
+    return _drop_lakes(~land, np.full((size, size), dx * dx), MIN_SEA_AREA_M2)
+
+
+def mask_path(size: int) -> Path:
+    return MASK_DIR / f"ease2_north_{size}.npy"
+
+
+def _stored_mask(size: int) -> np.ndarray | None:
+    path = mask_path(size)
+    if not path.is_file():
+        return None
+    bits = np.load(path, allow_pickle=False)
+    mask = np.unpackbits(bits)[: size * size].reshape(size, size).astype(bool)
+    log.debug("ocean mask of the %d² default grid from %s", size, path)
+    return mask
+
+
+def write_ocean_mask(size: int) -> Path:
+    """Compute the default grid's ocean mask at ``size`` once and store it bit-packed (a few KB)."""
+    path = mask_path(size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.packbits(compute_ocean_mask(size).ravel()), allow_pickle=False)
+    return path
+
+
 def default_grid(size: int = DEFAULT_SIZE, half_width_m: float = DEFAULT_HALF_WIDTH_M) -> xr.Dataset:
     """Pole-centred EASE2-North grid of ``size``² cells spanning ±``half_width_m``.
 
     128 gives 50 km cells (the default), 256 gives 25 km, 512 gives 12.5 km. The land mask
     is real geography (global-land-mask, a cell is land when most of its 5×5 sub-samples are);
-    lakes are removed.
+    lakes are removed. Sizes 128, 256 and 512 read it from ``data/grids`` (:func:`write_ocean_mask`).
     """
     if not (8 <= int(size) <= 2048):
         raise SeaIceInputError(None, f"grid size {size} is out of range", "Use a size between 8 and 2048, e.g. 128")

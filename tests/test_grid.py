@@ -158,3 +158,23 @@ def test_default_grid_other_sizes(size):
 def test_default_grid_rejects_absurd_size():
     with pytest.raises(SeaIceInputError, match="size"):
         default_grid(3)
+
+
+def test_stored_ocean_masks_equal_the_computed_ones() -> None:
+    """The shipped masks (no global-land-mask at start) are exactly what global-land-mask gives."""
+    from seaice_explorer import grid as grid_mod
+
+    for size in (128, 256):
+        assert grid_mod.mask_path(size).is_file()
+        np.testing.assert_array_equal(grid_mod.default_grid(size)["mask"].values.astype(bool),
+                                      grid_mod.compute_ocean_mask(size))
+
+
+def test_default_grid_does_not_load_global_land_mask() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from seaice_explorer.grid import default_grid; g = default_grid(128); "
+            "print('global_land_mask' in sys.modules, int(g['mask'].sum()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "False" and int(out[1]) > 5000
