@@ -54,6 +54,11 @@ DEPRECATED_BOUNDS: Mapping[str, tuple[str, str | None]] = {
 PALETTE: tuple[str, ...] = ("#1b9e77", "#7570b3", "#d95f02", "#e7298a", "#66a61e", "#e6ab02", "#a6761d")
 
 
+def native_bounds(decoder: str) -> Bounds:
+    """The mode that shows what a model learned: the censored decoder's point estimate, else raw."""
+    return "clamp" if decoder == "censored" else "raw"
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """One backend: its denoiser config and, for latent diffusion, its VAE config."""
@@ -100,8 +105,8 @@ class ModelEntry:
 
     @property
     def native_bounds(self) -> Bounds:
-        """The mode that shows what the model learned: the censored decoder's point estimate, else raw."""
-        return "clamp" if self.decoder == "censored" else "raw"
+        """The mode that shows what the model learned (:func:`native_bounds` of its decoder)."""
+        return native_bounds(self.decoder)
 
     def bounds_problem(self, mode: str) -> str | None:
         """Why ``mode`` is not available on this backend, or None when it is."""

@@ -29,3 +29,25 @@ def test_bench_cli_prints_json_and_records_errors(tiny_models: Path, capsys) -> 
     assert code == 0
     assert all("error" in row for row in report["sampling"].values())  # no checkpoints there: reported, not raised
     assert report["ratios"] == {}
+
+
+def test_bench_takes_backends_and_the_vae_from_the_registry(tiny_models: Path) -> None:
+    import argparse
+
+    from seaice_explorer.registry import discover
+
+    registry = discover(tiny_models)
+    first_latent = next(e for e in registry.entries.values() if e.kind == "latent")
+    assert bench._first_of_kind(registry, "latent") is first_latent and first_latent.vae_path is not None
+    assert bench._first_of_kind(registry, "data").vae_path is None
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    for flag in ("--models", "--models-dir"):  # --models-dir: the old spelling, kept as a hidden alias
+        assert parser.parse_args([flag, str(tiny_models)]).models == str(tiny_models)
+    assert parser.parse_args([]).backends is None  # default: every backend of the registry
+    report = {"sampling": {f"{b}/float32": {"seconds": 2.0 if e.kind == "data" else 0.5}
+                           for b, e in registry.entries.items()}, "ratios": {}}
+    bench._ratios(report, registry, registry.names, "float32")
+    data = [e.name for e in registry.entries.values() if e.kind == "data"]
+    latent = [e.name for e in registry.entries.values() if e.kind == "latent"]
+    assert report["ratios"] == {f"{d}/{lat} (float32)": 4.0 for d in data for lat in latent}

@@ -24,6 +24,34 @@ def test_wasserstein_and_energy_match_scipy(seed, n, m):
     assert stats.wasserstein1(xr.DataArray(a), a) == 0.0
 
 
+def test_distribution_gives_the_same_distances_as_the_sample():
+    """A big sample passed as distinct values + counts (sorted once) scores exactly as the sample."""
+    rng = np.random.default_rng(7)
+    a = rng.normal(0.0, 1.0, 400)
+    b = np.round(rng.gamma(2.0, 1.0, 5000), 2)  # many ties, like a packed reference file
+    dist = stats.Distribution.of(np.append(b, np.nan))
+    assert dist.counts.sum() == b.size and np.all(np.diff(dist.values) > 0)
+    assert stats.wasserstein1(a, dist) == pytest.approx(stats.wasserstein1(a, b), rel=1e-12)
+    assert stats.energy_distance(a, dist) == pytest.approx(stats.energy_distance(a, b), rel=1e-12)
+
+
+def test_area_weighted_rmse_matches_the_explicit_sums():
+    """The xarray-weighted RMSE against the hand-written Σ A (a − b)² / Σ A over valid ocean cells."""
+    rng = np.random.default_rng(8)
+    land = rng.random((12, 12)) < 0.2
+    grid = syn.projected_grid(12, 1000.0, land=land)
+    grid["cell_area"] = (("y", "x"), rng.uniform(0.5, 2.0, (12, 12)))
+    a = syn.state(grid, sic=rng.random((3, 12, 12))).sic
+    b = syn.state(grid, sic=rng.random((3, 12, 12))).sic
+    b[0, 1, 1] = np.nan
+    out = stats.area_weighted_rmse(a, b)
+    area, sea = grid.cell_area.values, grid.mask.values == 1
+    for t in range(3):
+        d2 = (a.values[t] - b.values[t]) ** 2
+        ok = np.isfinite(d2) & sea
+        assert float(out[t]) == pytest.approx(np.sqrt((d2[ok] * area[ok]).sum() / area[ok].sum()), rel=1e-12)
+
+
 def shifted_discs(radius: float, shift: float, n: int = 400, dx: float = 5e3) -> tuple[xr.Dataset, xr.Dataset]:
     grid = syn.projected_grid(n, dx)
     disc = lambda x0: (syn.radius(grid, x0=x0) <= radius).astype(float)  # noqa: E731

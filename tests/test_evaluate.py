@@ -1,7 +1,12 @@
-"""``seaice-explorer evaluate`` on the tiny random checkpoints of conftest (16² grid) and a tiny reference."""
+"""``seaice-explorer evaluate`` on the tiny random checkpoints of conftest (16² grid) and a tiny reference.
+
+The backend names below are the folder names of conftest's tiny models; the code under test finds
+them through the registry.
+"""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -14,19 +19,21 @@ from seaice_explorer.cli import main
 from seaice_explorer.data.reference import make_reference, write_reference
 from seaice_explorer.diffusion import generate as generate_mod
 from seaice_explorer.errors import SeaIceInputError
-from seaice_explorer.stats import compare, state
+from seaice_explorer.evaluation.compare import ReferenceSummary, score_set
+from seaice_explorer.evaluation import evaluate
 from seaice_explorer.evaluation.evaluate import plan_settings, project, sample_path
 from seaice_explorer.evaluation.findings import assess
-from seaice_explorer.evaluation.compare import ECDF, ecdf_distances, score_set, summarise_reference
+from seaice_explorer.registry import discover
+from seaice_explorer.stats import Distribution, energy_distance, state, wasserstein1
 from seaice_explorer.variables import STATE_VARIABLES, VARIABLES
 
 SIZE, N, STEPS = 16, 4, 2  # SIZE: the grid of conftest's tiny_models
-BOUNDS = ["none", "clip", "censored", "censored-sample"]
-VALID = [("dm", "none"), ("dm", "clip"), ("ldm-gaussian", "none"), ("ldm-gaussian", "clip"),
-         ("ldm-censored", "none"), ("ldm-censored", "clip"), ("ldm-censored", "censored"),
-         ("ldm-censored", "censored-sample")]
-#: generate calls of a full run: one raw sample per backend, plus the censored draw
-RAW = {("dm", "none"), ("ldm-gaussian", "none"), ("ldm-censored", "none"), ("ldm-censored", "censored-sample")}
+BOUNDS = ["raw", "clamp", "draw"]
+ORDER = ["dm", "ldm-censored", "ldm-gaussian"]
+KIND = {"dm": ("data", "none"), "ldm-censored": ("latent", "censored"), "ldm-gaussian": ("latent", "gaussian")}
+#: generate calls of a full run: one raw sample per backend, plus the decoder draws
+RAW = {("dm", "raw"), ("ldm-censored", "raw"), ("ldm-censored", "draw"), ("ldm-gaussian", "raw"),
+       ("ldm-gaussian", "draw")}
 PNGS = ("sample_maps.png", "miz_frequency.png", "distributions.png", "spectra.png")
 
 
@@ -52,20 +59,27 @@ def setup(tmp_path_factory: pytest.TempPathFactory, tiny_models: Path) -> dict:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(generate_mod, "generate", counter)
         rc = main(_argv(root, out, "--bounds", *BOUNDS))
-    return {"root": root, "ref": ref_path, "out": out, "rc": rc, "calls": counter.calls}
+    registry = discover(tiny_models)
+    names = registry.names  # the default: every backend, in registry order
+    valid = [(b, m) for b in names for m in BOUNDS if (b, m) != ("dm", "draw")]
+    return {"root": root, "ref": ref_path, "out": out, "rc": rc, "calls": counter.calls, "names": names,
+            "valid": valid, "labels": {e.name: e.label for e in registry.entries.values()}}
 
 
 def _argv(root: Path, out: Path, *extra: str) -> list[str]:
     return ["evaluate", "--n", str(N), "--steps", str(STEPS), "--reference", str(root / "ref.nc"), "--out", str(out),
-            "--models-dir", str(root / "models"), "--device", "cpu", *extra]
+            "--models", str(root / "models"), "--device", "cpu", *extra]
 
 
 def test_outputs_exist_and_parse(setup: dict) -> None:
-    out = setup["out"]
-    assert setup["rc"] == 0
+    out, VALID = setup["out"], setup["valid"]
+    assert setup["rc"] == 0 and len(VALID) == 8
     table = pd.read_csv(out / "table.csv")
     assert list(zip(table.backend, table.bounds))[:len(VALID)] == VALID  # invalid combos skipped, not errored
     assert list(table.backend[len(VALID):]) == ["reference-subsample", "reference"]
+    assert list(table.columns[:5]) == ["backend", "bounds", "label", "kind", "decoder"]
+    for _, row in table.iloc[:len(VALID)].iterrows():
+        assert (row.kind, row.decoder) == KIND[row.backend] and row.label == setup["labels"][row.backend]
     for col in ("extent_mean_1e6km2", "extent_p10_1e6km2", "extent_p90_1e6km2", "extent_w1_1e6km2",
                 "miz_area_mean_1e6km2", "miz_area_w1_1e6km2", "miz_freq_rmse", "mean_rmse_norm", "std_rmse_norm",
                 "energy_norm", "violations_pct", "time_per_sample_s", "sic_at_bounds_pct",
@@ -76,10 +90,12 @@ def test_outputs_exist_and_parse(setup: dict) -> None:
     assert np.isfinite(gen[["extent_w1_1e6km2", "miz_freq_rmse", "energy_norm", "time_per_sample_s"]].values).all()
     assert (gen.time_per_sample_s > 0).all()
     md = (out / "table.md").read_text()
-    assert all(f"| {b}/{s} |" in md for b, s in VALID) and "dm/censored" not in md
+    assert all(f"| {b}/{s} |" in md for b, s in VALID) and "dm/draw" not in md
     readme = (out / "README.md").read_text()
-    assert "seaice-explorer evaluate --backends dm ldm-gaussian ldm-censored --n 4 --steps 2" in readme
-    assert "dm/censored" in readme.split("skipped invalid combinations:")[1].split("\n")[0]
+    assert f"seaice-explorer evaluate --backends {' '.join(setup['names'])} --n 4 --steps 2" in readme
+    skipped = readme.split("skipped invalid combinations:")[1]
+    assert skipped.split("\n")[0].strip() == "dm/draw"
+    assert "`dm/draw`: dm diffuses in data space" in skipped.split("##")[0]  # the reason is listed
     for name in PNGS:
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
@@ -92,7 +108,7 @@ def test_outputs_exist_and_parse(setup: dict) -> None:
 
 def test_maps_netcdf(setup: dict) -> None:
     with xr.open_dataset(setup["out"] / "maps.nc") as ds:
-        labels = [f"{b}/{s}" for b, s in VALID]
+        labels = [f"{b}/{s}" for b, s in setup["valid"]]
         assert list(ds.setting.values) == labels
         assert ds.miz_frequency.dims == ("setting", "y", "x") and ds.miz_frequency.attrs["units"] == "1"
         diff = ds.miz_frequency - ds.miz_frequency_reference
@@ -109,9 +125,9 @@ def test_table_matches_direct_computation(setup: dict) -> None:
     """Row values recomputed with numpy from the cached raw samples and the reference file."""
     root, out = setup["root"], setup["out"]
     table = pd.read_csv(out / "table.csv").set_index(["backend", "bounds"])
-    raw = xr.open_dataset(sample_path(out / "samples", "dm", "none", N, STEPS, 0)).load()
+    raw = xr.open_dataset(sample_path(out / "samples", "dm", "raw", N, STEPS, 0)).load()
     ocean = raw["mask"].values == 1
-    for bounds in ("none", "clip"):
+    for bounds in ("raw", "clamp"):
         ds = project(raw, bounds)
         row = table.loc[("dm", bounds)]
         sic = ds.sic.values[:, ocean]
@@ -120,10 +136,10 @@ def test_table_matches_direct_computation(setup: dict) -> None:
         area = ds.cell_area.values[ocean]
         ext = ((sic >= 0.15) * area).sum(axis=1) / 1e12
         assert row["extent_mean_1e6km2"] == pytest.approx(ext.mean(), rel=1e-5)
-    assert table.loc[("dm", "clip"), "violations_pct"] == 0
+    assert table.loc[("dm", "clamp"), "violations_pct"] == 0
     ref = xr.open_dataset(setup["ref"]).load()
     ref_ext = (((ref.sic.values[:, ocean] >= 0.15) * area).sum(axis=1)) / 1e12
-    assert table.loc[("dm", "none"), "extent_w1_1e6km2"] == pytest.approx(scipy.stats.wasserstein_distance(ext_of(raw), ref_ext), rel=1e-5)
+    assert table.loc[("dm", "raw"), "extent_w1_1e6km2"] == pytest.approx(scipy.stats.wasserstein_distance(ext_of(raw), ref_ext), rel=1e-5)
 
 
 def ext_of(ds: xr.Dataset) -> np.ndarray:
@@ -132,36 +148,52 @@ def ext_of(ds: xr.Dataset) -> np.ndarray:
 
 def test_generate_called_once_per_raw_sample_and_cache_reused(setup: dict, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    assert sorted(setup["calls"]) == sorted(RAW)  # none/clip/censored share one raw sample
+    assert sorted(setup["calls"]) == sorted(RAW)  # raw and clamp share one raw sample
     samples = setup["out"] / "samples"
     assert sorted(p.name for p in samples.glob("*.nc")) == sorted(
         sample_path(samples, b, s, N, STEPS, 0).name for b, s in RAW)
     counter = Counter(generate_mod.generate)
     monkeypatch.setattr(generate_mod, "generate", counter)
-    args = _argv(setup["root"], tmp_path / "again", "--backends", "ldm-gaussian", "--bounds", "none", "clip",
+    args = _argv(setup["root"], tmp_path / "again", "--backends", "ldm-gaussian", "--bounds", "raw", "clamp",
                  "--samples-dir", str(samples))
     assert main(args) == 0
     assert counter.calls == []
     again = pd.read_csv(tmp_path / "again" / "table.csv").set_index(["backend", "bounds"])
     first = pd.read_csv(setup["out"] / "table.csv").set_index(["backend", "bounds"])
-    assert again.loc[("ldm-gaussian", "clip"), "miz_freq_rmse"] == first.loc[("ldm-gaussian", "clip"), "miz_freq_rmse"]
+    assert again.loc[("ldm-gaussian", "clamp"), "miz_freq_rmse"] == first.loc[("ldm-gaussian", "clamp"), "miz_freq_rmse"]
     assert main(args + ["--no-cache"]) == 0
-    assert counter.calls == [("ldm-gaussian", "none")]
+    assert counter.calls == [("ldm-gaussian", "raw")]
 
 
 def test_projection_equals_generate(setup: dict) -> None:
     models = setup["root"] / "models"
     kw = {"n": 2, "steps": STEPS, "seed": 3, "device": "cpu", "models_dir": models}
-    for backend, bounds in (("dm", "clip"), ("ldm-censored", "censored")):
-        raw = generate_mod.generate(backend, bounds="none", **kw)
-        direct = generate_mod.generate(backend, bounds=bounds, **kw)
+    for backend in ("dm", "ldm-censored", "ldm-gaussian"):
+        raw = generate_mod.generate(backend, bounds="raw", **kw)
+        direct = generate_mod.generate(backend, bounds="clamp", **kw)
         for v in STATE_VARIABLES:
-            np.testing.assert_array_equal(project(raw, bounds)[v].values, direct[v].values)
+            np.testing.assert_array_equal(project(raw, "clamp")[v].values, direct[v].values)
+        assert project(raw, "raw") is raw
+
+
+def test_projection_is_an_xarray_clip() -> None:
+    grid = make_reference(seed=0, size=SIZE, days=1).isel(time=0, drop=True)
+    raw = grid.expand_dims(sample=2).copy()
+    raw["sic"] = raw["sic"] * 1.5 - 0.2
+    raw["sit"] = raw["sit"] - 0.5
+    out = project(raw, "clamp")
+    land = raw["mask"].values == 0
+    for v in STATE_VARIABLES:
+        lo, hi = VARIABLES[v].lower, VARIABLES[v].upper
+        np.testing.assert_array_equal(out[v].values, np.clip(raw[v].values, lo, hi))
+        assert out[v].dtype == raw[v].dtype and out[v].attrs == raw[v].attrs
+        assert np.isnan(out[v].values[:, land]).all()
+    assert out.attrs["bounds"] == "clamp"
 
 
 def test_reference_against_itself_scores_perfectly(setup: dict) -> None:
     ref = xr.open_dataset(setup["ref"]).load()
-    summary = summarise_reference(ref)
+    summary = ReferenceSummary.of(ref)
     row, _ = score_set(ref.rename(time="sample"), summary)
     for key in ("extent_w1_1e6km2", "miz_area_w1_1e6km2", "miz_freq_rmse", "mean_rmse_norm", "std_rmse_norm",
                 "energy_norm"):
@@ -172,43 +204,89 @@ def test_reference_against_itself_scores_perfectly(setup: dict) -> None:
 
 def test_grid_mismatch_is_an_input_error(setup: dict, tmp_path: Path) -> None:
     write_reference(make_reference(seed=0, size=2 * SIZE, days=2), tmp_path / "ref32.nc")
-    args = _argv(setup["root"], tmp_path / "r", "--backends", "ldm-gaussian", "--bounds", "none",
+    args = _argv(setup["root"], tmp_path / "r", "--backends", "ldm-gaussian", "--bounds", "raw",
                  "--samples-dir", str(setup["out"] / "samples"))
     args[args.index("--reference") + 1] = str(tmp_path / "ref32.nc")
     assert main(args) == 2  # SeaIceInputError -> message and exit code 2
 
 
-def test_plan_settings() -> None:
-    valid, skipped = plan_settings(["dm", "ldm-censored"], ["clip", "censored"])
-    assert [(s.backend, s.bounds) for s in valid] == [("dm", "clip"), ("ldm-censored", "clip"), ("ldm-censored", "censored")]
-    assert [s.label for s in skipped] == ["dm/censored"]
-    with pytest.raises(SeaIceInputError):
-        plan_settings(["dm"], ["censored"])
+def test_plan_settings(tiny_models: Path) -> None:
+    reg = discover(tiny_models)
+    dm, cens, gauss = (reg.get(n) for n in ORDER)
+    valid, skipped = plan_settings([dm, cens], ["clamp", "draw"])
+    assert [s.label for s in valid] == ["dm/clamp", "ldm-censored/clamp", "ldm-censored/draw"]
+    assert [s.split(":")[0] for s in skipped] == ["dm/draw"] and "data space" in skipped[0]
+    # old names map to the new modes; censored's "clip" and "censored" are one mode now: one row
+    with pytest.warns(DeprecationWarning):
+        valid, skipped = plan_settings([dm, cens, gauss], ["none", "clip", "censored", "censored-sample"])
+    assert [s.label for s in valid] == ["dm/raw", "dm/clamp", "ldm-censored/raw", "ldm-censored/clamp",
+                                        "ldm-censored/draw", "ldm-gaussian/raw", "ldm-gaussian/clamp"]
+    assert [s.split(":")[0] for s in skipped] == ["dm/censored", "dm/censored-sample", "ldm-gaussian/censored",
+                                                  "ldm-gaussian/censored-sample"]
+    with pytest.raises(SeaIceInputError, match="no valid"):
+        plan_settings([dm], ["draw"])
+    with pytest.raises(SeaIceInputError, match="unknown bounds"):
+        plan_settings([dm], ["sometimes"])
+
+
+def test_unknown_backend_names_the_known_ones(setup: dict, tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    args = parser.parse_args(_argv(setup["root"], tmp_path / "r", "--backends", "gan")[1:])
+    with pytest.raises(SeaIceInputError, match=f"known: {', '.join(setup['names'])}"):
+        evaluate.run(args)
+
+
+def _old_cdf_distances(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """The hand-written (energy, W1) this project used before scipy: the oracle of the swap."""
+    a, b = np.sort(a[np.isfinite(a)]), np.sort(b[np.isfinite(b)])
+    pooled = np.sort(np.concatenate([a, b]))
+    gap = np.abs(np.searchsorted(a, pooled[:-1], side="right") / a.size
+                 - np.searchsorted(b, pooled[:-1], side="right") / b.size)
+    width = np.diff(pooled)
+    return float(np.sqrt(2.0 * np.sum(gap**2 * width))), float(np.sum(gap * width))
 
 
 @pytest.mark.parametrize("ties", [False, True])
-def test_ecdf_distances_match_compare_and_scipy(ties: bool) -> None:
+def test_distances_match_the_old_formulas_and_scipy(ties: bool) -> None:
     rng = np.random.default_rng(0)
     a, b = rng.normal(0, 1, 500), rng.normal(0.3, 1.5, 3000)
     if ties:
         a, b = np.round(a, 1), np.clip(np.round(b, 2), -1, 1)
-    energy, w1 = ecdf_distances(ECDF.of(a), ECDF.of(b))
-    assert energy == pytest.approx(compare.energy_distance(a, b), rel=1e-10)
-    assert w1 == pytest.approx(compare.wasserstein1(a, b), rel=1e-10)
+    energy, w1 = _old_cdf_distances(a, b)
+    for x, y in ((a, b), (Distribution.of(a), b), (a, Distribution.of(b)), (Distribution.of(a), Distribution.of(b))):
+        assert energy_distance(x, y) == pytest.approx(energy, rel=1e-9)
+        assert wasserstein1(x, y) == pytest.approx(w1, rel=1e-9)
     assert energy == pytest.approx(scipy.stats.energy_distance(a, b), rel=1e-9)
     assert w1 == pytest.approx(scipy.stats.wasserstein_distance(a, b), rel=1e-9)
 
 
+def test_reference_marginals_are_lazy(setup: dict) -> None:
+    ref = xr.open_dataset(setup["ref"]).load()
+    summary = ReferenceSummary.of(ref)
+    gen = ref.isel(time=[0, 3]).rename(time="sample")
+    row, _ = score_set(gen, summary, marginals=False)
+    assert "marginals" not in summary.__dict__ and "sic_energy" not in row and "energy_norm" not in row
+    full, _ = score_set(gen, summary)
+    assert "marginals" in summary.__dict__
+    ocean = ref["mask"].values == 1
+    energy, w1 = _old_cdf_distances(gen.sic.values[:, ocean].ravel(), ref.sic.values[:, ocean].ravel())
+    assert full["sic_energy"] == pytest.approx(energy, rel=1e-9) and full["sic_marginal_w1"] == pytest.approx(w1, rel=1e-9)
+    assert {k: v for k, v in full.items() if k in row} == row
+
+
 # --------------------------------------------------------------------------- findings follow the numbers
 def _table(**over: dict) -> pd.DataFrame:
-    """A synthetic table: dm, ldm-gaussian/none, ldm-censored/censored, with per-backend overrides."""
+    """A synthetic table: dm/raw, ldm-gaussian/raw and clamp, ldm-censored/raw and clamp, with overrides."""
     base = {"extent_w1_1e6km2": 0.2, "miz_area_w1_1e6km2": 0.1, "miz_freq_rmse": 0.1, "mean_rmse_norm": 0.1,
             "std_rmse_norm": 0.1, "energy_norm": 0.05, "violations_pct": 1.0,
             **{f"{v}_spec_ratio_small": 1.0 for v in STATE_VARIABLES}}
     rows = []
-    for backend, bounds in (("dm", "none"), ("ldm-gaussian", "none"), ("ldm-gaussian", "clip"),
-                            ("ldm-censored", "none"), ("ldm-censored", "censored")):
-        rows.append({"backend": backend, "bounds": bounds, **base, **over.get(backend, {})})
+    for backend, bounds in (("dm", "raw"), ("ldm-gaussian", "raw"), ("ldm-gaussian", "clamp"),
+                            ("ldm-censored", "raw"), ("ldm-censored", "clamp")):
+        kind, decoder = KIND[backend]
+        rows.append({"backend": backend, "bounds": bounds, "kind": kind, "decoder": decoder, **base,
+                     **over.get(backend, {})})
     return pd.DataFrame(rows)
 
 
@@ -225,6 +303,7 @@ def test_finding3_follows_the_numbers() -> None:
     assert _verdicts(mixed)[2] == "partly reproduced"
     finding = assess(better)[2]
     assert "0.0500 vs 0.1000" in finding.evidence and finding.markdown().startswith("3. **")
+    assert finding.evidence.startswith("ldm-censored/clamp vs ldm-gaussian/raw")  # each at its native bounds
 
 
 def test_finding1_and_2_follow_the_numbers() -> None:
@@ -244,6 +323,13 @@ def test_findings_not_tested_without_backends() -> None:
     assert _verdicts(table) == ["not tested"] * 3
 
 
+def test_findings_use_kind_and_decoder_not_names() -> None:
+    renamed = _table(**{"ldm-censored": {"miz_freq_rmse": 0.05, "miz_area_w1_1e6km2": 0.05, "violations_pct": 0.0}})
+    renamed["backend"] = renamed["backend"].map({"dm": "pixels", "ldm-gaussian": "my-vae", "ldm-censored": "tobit"})
+    assert _verdicts(renamed) == ["reproduced", "refuted", "reproduced"]
+    assert "tobit/clamp vs my-vae/raw" in assess(renamed)[2].evidence
+
+
 def test_readme_states_the_verdicts_of_its_table(setup: dict) -> None:
     table = pd.read_csv(setup["out"] / "table.csv")
     readme = (setup["out"] / "README.md").read_text()
@@ -254,7 +340,7 @@ def test_readme_states_the_verdicts_of_its_table(setup: dict) -> None:
 @pytest.mark.slow
 def test_shipped_models_and_default_reference(tmp_path: Path) -> None:
     """End to end on the shipped checkpoints and the bundled reference, with few samples and steps."""
-    from seaice_explorer.checkpoints import MODELS_DIR
+    from seaice_explorer.configs import MODELS_DIR
     from seaice_explorer.data import default_reference_path
 
     if not all((MODELS_DIR / name / "model.safetensors").is_file()
@@ -265,4 +351,23 @@ def test_shipped_models_and_default_reference(tmp_path: Path) -> None:
     out = tmp_path / "report"
     assert main(["evaluate", "--n", "4", "--steps", "2", "--out", str(out), "--device", "cpu"]) == 0
     table = pd.read_csv(out / "table.csv")
-    assert len(table) == 7 + 2 and np.isfinite(table.miz_freq_rmse.iloc[:7]).all()
+    assert len(table) == 6 + 2 and np.isfinite(table.miz_freq_rmse.iloc[:6]).all()  # raw and clamp per backend
+
+
+def test_dashboard_scores_are_the_table_scores(setup: dict) -> None:
+    """One comparison layer: the app's score row of a sample is the evaluate row of the same sample."""
+    from types import SimpleNamespace
+
+    from seaice_explorer.ui import analysis
+
+    ref = xr.open_dataset(setup["ref"]).load()
+    raw = xr.open_dataset(sample_path(setup["out"] / "samples", "dm", "raw", N, STEPS, 0)).load()
+    data = analysis.summarise_reference(ref, "test")
+    res = analysis.analyse(raw, data, key=SimpleNamespace(backend="dm", bounds="raw"), seconds=2.0)
+    row = pd.read_csv(setup["out"] / "table.csv").set_index(["backend", "bounds"]).loc[("dm", "raw")]
+    for column, shown in analysis.SCORE_COLUMNS.items():
+        assert res.scores[shown] == pytest.approx(row[column], rel=1e-5), column
+    assert res.scores["generation time [s]"] == 2.0
+    assert res.beyond_fraction == pytest.approx(row["violations_pct"] / 100, rel=1e-5)
+    np.testing.assert_allclose(res.extent, ext_of(raw))
+    assert "marginals" not in data.reference.__dict__  # the app never sorts the reference's values

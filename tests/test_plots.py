@@ -18,7 +18,7 @@ from bokeh.plotting import figure as BkFigure  # noqa: E402
 
 from seaice_explorer import grid  # noqa: E402
 from seaice_explorer.plots import charts, export, maps  # noqa: E402
-from seaice_explorer.plots.style import backend_colour  # noqa: E402
+from seaice_explorer.plots.style import REFERENCE_COLOUR, source_colours  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +204,8 @@ def test_big_grids_are_rasterised(monkeypatch, grid32, geom32):
 def test_histogram_overlay_densities_integrate_to_one():
     rng = np.random.default_rng(0)
     samples = {"reference": rng.normal(10, 1, 300), "dm": rng.normal(10.5, 1, 8)}
-    overlay = charts.histogram_overlay(samples, xlabel="extent [10⁶ km²]", bins=12)
+    overlay = charts.histogram_overlay(samples, xlabel="extent [10⁶ km²]", bins=12, colours={"dm": "#abcdef"})
+    assert [h.opts.get().kwargs["fill_color"] for h in overlay] == [REFERENCE_COLOUR, "#abcdef"]
     for hist in overlay:
         edges = hist.interface.coords(hist, hist.kdims[0], edges=True)
         dens = hist.dimension_values(1)
@@ -230,7 +231,12 @@ def test_fraction_bars_and_scores_table():
     assert fig.yaxis[0].axis_label == "beyond bounds [%]"
     table = charts.scores_table([{"backend": "dm", "W1 extent": 0.1}, {"backend": "ldm-censored", "W1 extent": 0.05}])
     assert [d.name for d in table.dimensions()] == ["backend", "W1 extent"] and len(table) == 2
-    assert backend_colour("dm") != backend_colour("ldm-censored")
+    # colours come from the caller (the registry's entry.colour); the reference has its own
+    colours = source_colours(["reference", "a", "b"], {"a": "#123456"})
+    assert colours["reference"] == REFERENCE_COLOUR and colours["a"] == "#123456"
+    assert colours["b"] not in (REFERENCE_COLOUR, "#123456")  # a palette colour for a source without one
+    bars = charts.fraction_bars({"a": 0.1, "b": 0.2}, ylabel="%", colours={"a": "#123456", "b": "#654321"})
+    assert hv.render(bars, backend="bokeh") is not None
 
 
 def test_latent_image_row_zero_on_top():

@@ -15,6 +15,8 @@ Python::
     >>> ds = make_reference(seed=0, size=32, days=3)
     >>> sorted(ds.data_vars)
     ['sic', 'sid', 'sit', 'siu', 'siv']
+
+Its statistics (extent, MIZ, ice edge, bound fractions) are those of :mod:`seaice_explorer.stats`.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ import pandas as pd
 import xarray as xr
 
 from .. import __version__ as _pkg_version
+from ..configs import DEFAULT_DATASET
 from ..errors import SeaIceInputError
 from ..grid import default_grid
 from ..variables import STATE_VARIABLES, VARIABLES
-from .reference_model import NSIDC_CLIMATOLOGY, ReferenceModel, in_domain_targets
+from .reference_model import ReferenceModel
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,7 @@ def make_reference(seed: int = 0, size: int = 128, start: str = "2000-01-01", da
     ds.attrs.update({
         **grid.attrs,
         "title": "neXtSIM-like default reference (synthetic)",
+        "dataset": DEFAULT_DATASET,
         "reference_kind": REFERENCE_KIND,
         "source": "seaice_explorer.data.reference (synthetic generator, not neXtSIM output)",
         "seed": int(seed),
@@ -158,91 +162,6 @@ def _to_netcdf_raw(packed: xr.Dataset, path: Path, encoding: dict, coords: dict)
 def open_packed(path: str | Path = BUNDLED_PATH) -> xr.Dataset:
     """The stored integers of a reference file (no decoding), for exact comparisons."""
     return xr.open_dataset(path, mask_and_scale=False)
-
-
-# --------------------------------------------------------------------------- diagnostics
-
-def _ocean(ds: xr.Dataset) -> xr.DataArray:
-    return ds["mask"] == 1
-
-
-def extent(ds: xr.Dataset, threshold: float = 0.15) -> xr.DataArray:
-    """Area (10^6 km^2) of ocean cells with sic >= ``threshold``, per time (``stats.state.extent``)."""
-    from ..stats import state
-
-    return state.extent(ds, threshold) / 1e12
-
-
-def miz_area(ds: xr.Dataset, lower: float = 0.15, upper: float = 0.80, where: xr.DataArray | None = None) -> xr.DataArray:
-    """Marginal ice zone area (10^6 km^2), optionally inside ``where`` (``stats.state.miz_area``)."""
-    from ..stats import state
-
-    sic = ds["sic"] if where is None else ds["sic"].where(where, 0.0)  # 0 is never in the MIZ
-    return state.miz_area(sic, lower, upper) / 1e12
-
-
-def ice_edge_length(ds: xr.DataArray | xr.Dataset, threshold: float = 0.15, where: xr.DataArray | None = None) -> xr.DataArray:
-    """Length (km) of the ice edge: cell sides between ice (sic >= threshold) and open ocean.
-
-    Counts 4-neighbour sides on a projected grid of uniform spacing (the default grid).
-    """
-    sic = ds["sic"]
-    ocean = (ds["mask"] == 1).values
-    dx_km = float(abs(ds["x"].values[1] - ds["x"].values[0])) / 1e3
-    ice = (sic >= threshold).values & ocean  # (T, H, W)
-    water = ~ice & ocean
-    sel = np.ones(ocean.shape, bool) if where is None else np.asarray(where.values, bool)
-    sides = np.zeros(ice.shape[0])
-    for axis in (1, 2):
-        a = np.swapaxes(ice, axis, -1)
-        b = np.swapaxes(water, axis, -1)
-        s = np.swapaxes(np.broadcast_to(sel, ice.shape), axis, -1)
-        pair = (a[..., :-1] & b[..., 1:]) | (b[..., :-1] & a[..., 1:])
-        pair &= s[..., :-1] | s[..., 1:]
-        sides += pair.sum(axis=(1, 2))
-    return xr.DataArray(sides * dx_km, coords={"time": sic["time"]}, dims="time")
-
-
-def miz_width(ds: xr.Dataset, where: xr.DataArray | None = None) -> xr.DataArray:
-    """Mean MIZ width (km) = MIZ area / ice-edge length (Strong and Rigor 2013 style)."""
-    return miz_area(ds, where=where) * 1e6 / ice_edge_length(ds, where=where)
-
-
-def bound_fractions(ds: xr.Dataset) -> pd.DataFrame:
-    """Monthly fraction of ocean cells sitting exactly on each bound (rows: month 1..12).
-
-    Columns ``<var>_lower`` / ``<var>_upper`` for every bounded state variable present.
-    """
-    ocean = _ocean(ds)
-    n = ocean.sum(("y", "x"))
-    cols: dict[str, xr.DataArray] = {}
-    for name in STATE_VARIABLES:
-        var = VARIABLES[name]
-        if name not in ds or not var.bounded:
-            continue
-        if np.isfinite(var.lower):
-            cols[f"{name}_lower"] = ((ds[name] == var.lower) & ocean).sum(("y", "x")) / n
-        if np.isfinite(var.upper):
-            cols[f"{name}_upper"] = ((ds[name] == var.upper) & ocean).sum(("y", "x")) / n
-    frame = xr.Dataset(cols).groupby("time.month").mean().to_dataframe()
-    return frame[list(cols)]
-
-
-def monthly_table(ds: xr.Dataset) -> pd.DataFrame:
-    """Monthly mean extent, MIZ area (total and Atlantic sector), basin-mean thickness, speed."""
-    atlantic = (ds["lon"] > -45) & (ds["lon"] < 90)
-    ice = (ds["sic"] >= 0.15) & _ocean(ds)
-    speed = np.hypot(ds["siu"], ds["siv"])
-    table = xr.Dataset({
-        "extent": extent(ds),
-        "miz": miz_area(ds),
-        "miz_atlantic": miz_area(ds, where=atlantic),
-        "sit_mean": ds["sit"].where(ice).mean(("y", "x")),
-        "speed_median": speed.where(ice).median(("y", "x")),
-    }).groupby("time.month").mean().to_dataframe()
-    table.insert(0, "nsidc_1991_2020", np.asarray(NSIDC_CLIMATOLOGY)[table.index.values - 1])
-    table.insert(1, "target_in_domain", in_domain_targets()[table.index.values - 1])
-    return table
 
 
 # --------------------------------------------------------------------------- CLI

@@ -186,6 +186,7 @@ def generate(
         "checkpoint_sha256": ",".join(f"{name}:{h}" for name, h in pipe.hashes),
         "sampler": sampler, "steps": int(steps), "seed": int(seed), "bounds": mode,
         "sigma_min": float(pipe.config.sigma_min), "sigma_max": float(pipe.config.sigma_max), "rho": RHO,
+        "sigma_data": float(pipe.config.sigma_data),
         "seaice_explorer_version": __version__, "device": dev.type,
         "precision": "bf16 autocast" if bf16 else "float32",
     }

@@ -1,25 +1,25 @@
 """``seaice-explorer evaluate``: the paper-style comparison of backends against a reference.
 
-Finn et al. 2024 (arXiv 2406.18417, Sec. 4) compare data-space (``dm``) and latent
-(``ldm-gaussian``, ``ldm-censored``) diffusion by extent and MIZ statistics, mean/spread maps,
-marginals, spectra and bound violations. This command generates ``--n`` states per backend and
-bounds setting (or reuses cached ones), scores them against every state of the reference, and
-writes a report folder::
+Finn et al. 2024 (arXiv 2406.18417, Sec. 4) compare data-space and latent diffusion (with a
+Gaussian and a censored decoder) by extent and MIZ statistics, mean/spread maps, marginals,
+spectra and bound violations. This command generates ``--n`` states per backend and bounds mode
+(or reuses cached ones), scores them against every state of the reference
+(:mod:`.compare`), and writes a report folder::
 
-    seaice-explorer evaluate --backends dm ldm-gaussian ldm-censored --n 64 --steps 20 \\
-        --reference default --out report/
+    seaice-explorer evaluate --n 64 --steps 20 --reference default --out report/
 
-    report/table.md, table.csv   one row per backend/bounds (+ reference rows), see scores.py
+    report/table.md, table.csv   one row per backend/bounds (+ reference rows), see compare.py
     report/maps.nc               MIZ frequency (+ differences), mean/std maps, spectra (CF attrs)
     report/*.png                 sample maps, MIZ-frequency maps, extent/MIZ histograms, spectra
     report/README.md             command, date, version, device, timings, findings (findings.py)
     report/samples/*.nc          the sample cache (git-ignored, not part of the report)
 
-The raw sample of a backend is the same for ``none``, ``clip`` and ``censored``: ``generate``
-applies those as a final projection clamp(x, l, u) (``censored`` is the censored decoder's point
-estimate, also clamp(μ, l, u)). So each backend is sampled once with ``bounds="none"`` and the
-other two are projected with the same :func:`~seaice_explorer.diffusion.censored.censored_point`;
-``censored-sample`` (a random draw) is sampled on its own.
+The backends are the folders of ``--models`` (:func:`seaice_explorer.registry.discover`); by
+default every backend trained on the reference's dataset. The bounds modes are ``raw``, ``clamp``
+and ``draw`` (:data:`seaice_explorer.registry.BOUNDS`; old names are mapped and deduplicated).
+``clamp`` is a projection clamp(x, l, u) of the ``raw`` sample, so each backend is sampled once
+with ``raw`` and projected here (:func:`project`); ``draw`` is sampled on its own. Combinations a
+backend does not support are skipped and listed, with the reason, in the README.
 """
 
 from __future__ import annotations
@@ -33,36 +33,39 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from ..checkpoints import checkpoint_hash
+from ..configs import DEFAULT_DATASET
+from ..data import open_reference
+from ..diffusion import generate as generate_mod
 from ..errors import SeaIceInputError
+from ..plots import report_figures as figs
+from ..registry import BOUNDS, DEPRECATED_BOUNDS, ModelEntry, Registry, discover
 from ..variables import VARIABLES
 from . import findings as findings_mod
+from .compare import M2_TO_1E6KM2, ReferenceSummary, SetSummary, same_grid, score_set
 from .report import RunInfo, build_table, maps_dataset, readme_text, table_markdown, write_maps
-from .compare import M2_TO_1E6KM2, ReferenceSummary, SetSummary, score_set, small_band_label, summarise_reference
 
 log = logging.getLogger(__name__)
 
-BACKEND_NAMES: tuple[str, ...] = ("dm", "ldm-gaussian", "ldm-censored")
-ALL_BOUNDS: tuple[str, ...] = ("none", "clip", "censored", "censored-sample")
-#: bounds settings each backend supports (censored ones need the censored decoder)
-VALID_BOUNDS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
-    "dm": ("none", "clip"), "ldm-gaussian": ("none", "clip"), "ldm-censored": ALL_BOUNDS,
-})
-#: settings that are a deterministic projection of the raw (``none``) sample
-PROJECTED: tuple[str, ...] = ("clip", "censored")
+DEFAULT_BOUNDS: tuple[str, ...] = ("raw", "clamp")
 SAMPLER = "heun"
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One backend at one bounds setting: one row of the table."""
+    """One backend at one bounds mode: one row of the table."""
 
-    backend: str
-    bounds: str
+    entry: ModelEntry
+    bounds: str  # raw | clamp | draw
+
+    @property
+    def backend(self) -> str:
+        return self.entry.name
 
     @property
     def label(self) -> str:
@@ -70,23 +73,48 @@ class Setting:
 
     @property
     def raw_bounds(self) -> str:
-        """The bounds ``generate`` is called with for this setting."""
-        return "none" if self.bounds in PROJECTED else self.bounds
+        """The bounds ``generate`` is called with: ``clamp`` is projected from the ``raw`` sample."""
+        return "raw" if self.bounds == "clamp" else self.bounds
 
 
-def plan_settings(backends: Sequence[str], bounds: Sequence[str]) -> tuple[list[Setting], list[Setting]]:
-    """(valid settings, skipped invalid combinations), in backend then bounds order."""
-    valid, skipped = [], []
-    for backend in dict.fromkeys(backends):
-        if backend not in VALID_BOUNDS:
-            raise SeaIceInputError("--backends", f"unknown backend {backend!r}", f"Use {', '.join(BACKEND_NAMES)}")
+def plan_settings(entries: Sequence[ModelEntry], bounds: Sequence[str]) -> tuple[list[Setting], list[str]]:
+    """(valid settings, ``"backend/bounds: reason"`` of each skipped combination), backend then bounds order.
+
+    Old bounds names are mapped per backend (``entry.resolve_bounds``) and duplicates dropped.
+    """
+    unknown = [b for b in bounds if b not in BOUNDS and b not in DEPRECATED_BOUNDS]
+    if unknown:
+        raise SeaIceInputError("--bounds", f"unknown bounds {', '.join(map(repr, unknown))}", f"Use {', '.join(BOUNDS)}")
+    valid: dict[tuple[str, str], Setting] = {}
+    skipped: list[str] = []
+    for entry in {e.name: e for e in entries}.values():
         for b in dict.fromkeys(bounds):
-            if b not in ALL_BOUNDS:
-                raise SeaIceInputError("--bounds", f"unknown bounds {b!r}", f"Use {', '.join(ALL_BOUNDS)}")
-            (valid if b in VALID_BOUNDS[backend] else skipped).append(Setting(backend, b))
+            try:
+                mode = entry.resolve_bounds(b)
+            except SeaIceInputError as err:
+                skipped.append(f"{entry.name}/{b}: {err.problem}")
+                continue
+            valid.setdefault((entry.name, mode), Setting(entry, mode))
     if not valid:
-        raise SeaIceInputError("--bounds", "no valid backend/bounds combination", "Include 'none' or 'clip'")
-    return valid, skipped
+        raise SeaIceInputError("--bounds", "no valid backend/bounds combination", "Include 'raw' or 'clamp'")
+    return list(valid.values()), skipped
+
+
+def reference_dataset(spec: str, ref: xr.Dataset) -> str | None:
+    """The dataset name backends must be trained on to match the reference (None: unknown)."""
+    return DEFAULT_DATASET if str(spec) == "default" else ref.attrs.get("dataset")
+
+
+def select_backends(registry: Registry, names: Sequence[str] | None, dataset: str | None) -> list[ModelEntry]:
+    """The named backends, else every backend of ``dataset`` (all of them when it is unknown)."""
+    if names:
+        return [registry.get(name) for name in names]
+    entries = registry.for_dataset(dataset) if dataset is not None else list(registry.entries.values())
+    if not entries:
+        raise SeaIceInputError(registry.models_dir, f"no backend trained on dataset {dataset!r} "
+                               f"(known: {', '.join(registry.names) or 'none'})",
+                               "Pass --backends, or a reference of the models' dataset")
+    return entries
 
 
 # --------------------------------------------------------------------------- samples (cached)
@@ -95,11 +123,9 @@ def sample_path(samples_dir: Path, backend: str, bounds: str, n: int, steps: int
     return Path(samples_dir) / f"{backend}_{bounds}_n{n}_s{steps}_seed{seed}.nc"
 
 
-def current_hashes(backend: str, models_dir: str | os.PathLike | None) -> str:
-    """``name:sha256[:12],…`` of the checkpoints behind ``backend`` (as in ``generate``'s attrs)."""
-    from ..checkpoints import BACKENDS, checkpoint_dir, checkpoint_hash
-
-    return ",".join(f"{name}:{checkpoint_hash(checkpoint_dir(name, models_dir))}" for name in BACKENDS[backend])
+def current_hashes(entry: ModelEntry) -> str:
+    """``name:sha256[:12],…`` of the checkpoints behind a backend, VAE first (as ``generate``'s attrs)."""
+    return ",".join(f"{folder.name}:{checkpoint_hash(folder)}" for folder in entry.folders)
 
 
 def _cache_matches(ds: xr.Dataset, backend: str, bounds: str, n: int, steps: int, seed: int, hashes: str) -> bool:
@@ -119,11 +145,12 @@ class Sampled:
     path: Path
 
 
-def obtain(backend: str, bounds: str, args: argparse.Namespace, samples_dir: Path,
+def obtain(entry: ModelEntry, bounds: str, args: argparse.Namespace, samples_dir: Path,
            generate_fn: Callable[..., xr.Dataset]) -> Sampled:
     """Reuse the cached sample if it matches (backend, bounds, n, steps, seed, checkpoints), else generate it."""
+    backend = entry.name
     path = sample_path(samples_dir, backend, bounds, args.n, args.steps, args.seed)
-    hashes = current_hashes(backend, args.models_dir)
+    hashes = current_hashes(entry)
     if path.exists() and not args.no_cache:
         with xr.open_dataset(path) as cached:
             ds = cached.load()
@@ -134,13 +161,14 @@ def obtain(backend: str, bounds: str, args: argparse.Namespace, samples_dir: Pat
     log.info("generating %s bounds=%s n=%d steps=%d seed=%d", backend, bounds, args.n, args.steps, args.seed)
     start = time.perf_counter()
 
-    def progress(step: int, sigma: float, x: object, x0_hat: object) -> None:
+    def progress(info: dict[str, Any]) -> None:
+        step = int(info["i"])
         if step % 5 == 4 or step == args.steps - 1:
-            log.info("%s: step %d/%d (sigma %.3g), %.0f s", backend, step + 1, args.steps, sigma,
+            log.info("%s: step %d/%d (sigma %.3g), %.0f s", backend, step + 1, args.steps, float(info["sigma"]),
                      time.perf_counter() - start)
 
     ds = generate_fn(backend, n=args.n, steps=args.steps, seed=args.seed, bounds=bounds, sampler=SAMPLER,
-                     device=args.device, models_dir=args.models_dir, callback=progress)
+                     device=args.device, models_dir=args.models, callback=progress)
     seconds = time.perf_counter() - start
     ds.attrs["generation_seconds"] = seconds
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,29 +179,20 @@ def obtain(backend: str, bounds: str, args: argparse.Namespace, samples_dir: Pat
 
 
 def project(raw: xr.Dataset, bounds: str) -> xr.Dataset:
-    """``clip`` / ``censored`` from the raw sample: clamp(x, l, u) per variable with
-    :func:`censored_point`, the projection ``generate`` applies itself (land stays NaN)."""
-    if bounds == "none":
+    """``clamp`` from the raw sample: clamp(x, l, u) per variable with the bounds of
+    ``variables.VARIABLES``, the projection ``generate`` applies itself (land stays NaN)."""
+    if bounds != "clamp":
         return raw
-    import torch
-
-    from ..diffusion.censored import bounds_tensors, censored_point
-
-    names = [v for v in raw.data_vars if v in VARIABLES]
-    stacked = torch.from_numpy(np.stack([raw[v].values for v in names], axis=1))  # (B, C, H, W)
-    lower, upper = bounds_tensors(names)
-    clamped = censored_point(stacked, lower, upper).numpy()
     out = raw.copy()
-    for i, v in enumerate(names):
-        out[v] = raw[v].copy(data=clamped[:, i])
-    out.attrs.update(bounds=bounds, derived_from="the bounds='none' sample, projected with clamp(x, l, u)")
+    for v in raw.data_vars:
+        if v in VARIABLES and VARIABLES[v].bounded:
+            out[v] = raw[v].clip(VARIABLES[v].lower, VARIABLES[v].upper, keep_attrs=True)
+    out.attrs.update(bounds=bounds, derived_from="the bounds='raw' sample, projected with clamp(x, l, u)")
     return out
 
 
 def _check_grid(ds: xr.Dataset, ref: xr.Dataset, label: str) -> None:
-    same = ds.sizes["y"] == ref.sizes["y"] and ds.sizes["x"] == ref.sizes["x"] and \
-        np.array_equal(ds["mask"].values, ref["mask"].values)
-    if not same:
+    if not same_grid(ds, ref):
         raise SeaIceInputError(label, f"samples on a {ds.sizes['y']}×{ds.sizes['x']} grid do not match the reference "
                                f"({ref.sizes['y']}×{ref.sizes['x']}, {ref.attrs.get('grid', '')})",
                                "Evaluate against a reference on the models' grid (the default reference at 128²)")
@@ -185,8 +204,8 @@ def command_line(args: argparse.Namespace) -> str:
     parts = ["seaice-explorer evaluate", "--backends", *args.backends, "--n", str(args.n), "--steps", str(args.steps),
              "--reference", str(args.reference), "--out", str(args.out), "--bounds", *args.bounds,
              "--seed", str(args.seed), "--device", str(args.device)]
-    if args.models_dir:
-        parts += ["--models-dir", str(args.models_dir)]
+    if args.models:
+        parts += ["--models", str(args.models)]
     if args.samples_dir:
         parts += ["--samples-dir", str(args.samples_dir)]
     if args.no_cache:
@@ -203,16 +222,18 @@ def device_text(device: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backends", nargs="+", default=list(BACKEND_NAMES), choices=list(BACKEND_NAMES))
+    parser.add_argument("--backends", nargs="+", default=None,
+                        help="backends (model folders) to compare; default: every backend of the reference's dataset")
     parser.add_argument("--n", type=int, default=64, help="samples per backend and bounds setting")
     parser.add_argument("--steps", type=int, default=20, help="Heun steps (2·steps − 1 network evaluations)")
     parser.add_argument("--reference", default="default", help="'default' or any file open_reference reads")
     parser.add_argument("--out", default="report", help="report folder (created)")
-    parser.add_argument("--bounds", nargs="+", default=["none", "clip", "censored"], choices=list(ALL_BOUNDS),
-                        help="bounds settings; combinations a backend does not support are skipped")
+    parser.add_argument("--bounds", nargs="+", default=list(DEFAULT_BOUNDS),
+                        help=f"bounds modes ({', '.join(BOUNDS)}); combinations a backend does not support are skipped")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
-    parser.add_argument("--models-dir", default=None, help="checkpoint folder (default: models/)")
+    parser.add_argument("--models", default=None, help="models directory (default: $SEAICE_EXPLORER_MODELS or models/)")
+    parser.add_argument("--models-dir", dest="models", help=argparse.SUPPRESS)
     parser.add_argument("--samples-dir", default=None, help="sample cache (default: OUT/samples)")
     parser.add_argument("--no-cache", action="store_true", help="regenerate even when cached samples exist")
 
@@ -233,6 +254,10 @@ class Scored:
     settings: dict[str, Setting]  # setting label -> setting
 
 
+def _describe(entry: ModelEntry) -> dict[str, object]:
+    return {"backend": entry.name, "label": entry.label, "kind": entry.kind, "decoder": entry.decoder}
+
+
 def generate_and_score(settings: Sequence[Setting], args: argparse.Namespace, ref: xr.Dataset,
                        ref_summary: ReferenceSummary, samples_dir: Path, info: RunInfo,
                        generate_fn: Callable[..., xr.Dataset]) -> Scored:
@@ -242,7 +267,7 @@ def generate_and_score(settings: Sequence[Setting], args: argparse.Namespace, re
     for setting in settings:
         key = (setting.backend, setting.raw_bounds)
         if key not in scored.raw:
-            sampled = scored.raw[key] = obtain(*key, args, samples_dir, generate_fn)
+            sampled = scored.raw[key] = obtain(setting.entry, key[1], args, samples_dir, generate_fn)
             _check_grid(sampled.ds, ref, str(sampled.path))
             info.checkpoints[setting.backend] = sampled.ds.attrs.get("checkpoint_sha256", "")
             info.generation.append(f"{setting.backend} bounds={key[1]}: {sampled.seconds:.1f} s for {args.n} samples "
@@ -252,7 +277,7 @@ def generate_and_score(settings: Sequence[Setting], args: argparse.Namespace, re
         t0 = time.perf_counter()
         row, summary = score_set(project(sampled.ds, setting.bounds), ref_summary)
         t_scores += time.perf_counter() - t0
-        scored.rows.append({"backend": setting.backend, "bounds": setting.bounds, **row,
+        scored.rows.append({**_describe(setting.entry), "bounds": setting.bounds, **row,
                             "time_per_sample_s": sampled.seconds / args.n})
         scored.summaries[setting.label] = summary
         scored.settings[setting.label] = setting
@@ -262,45 +287,47 @@ def generate_and_score(settings: Sequence[Setting], args: argparse.Namespace, re
 
 
 def native_settings(scored: Scored) -> dict[str, Setting]:
-    """Per backend, the setting the figures show: its native bounds, else the first evaluated."""
+    """Per backend, the setting the figures show: its native bounds, else raw, else the first evaluated."""
     out: dict[str, Setting] = {}
-    for backend in dict.fromkeys(s.backend for s in scored.settings.values()):
-        for b in (findings_mod.NATIVE_BOUNDS[backend], "none", *VALID_BOUNDS[backend]):
-            if f"{backend}/{b}" in scored.summaries:
-                out[f"{backend}/{b}"] = scored.settings[f"{backend}/{b}"]
+    for setting in scored.settings.values():
+        if setting.backend in {s.backend for s in out.values()}:
+            continue
+        for b in (setting.entry.native_bounds, "raw", setting.bounds):
+            if f"{setting.backend}/{b}" in scored.settings:
+                out[f"{setting.backend}/{b}"] = scored.settings[f"{setting.backend}/{b}"]
                 break
     return out
 
 
 def write_figures(scored: Scored, ref: xr.Dataset, ref_summary: ReferenceSummary, out: Path) -> None:
-    """The four PNGs, for the native setting of each backend."""
-    from ..plots import report_figures as figs
-
+    """The four PNGs, for the native setting of each backend, in each backend's colour."""
     native = native_settings(scored)
+    colours = {k: s.entry.colour for k, s in native.items()}
     r = ref_summary.summary
     samples = {k: project(scored.raw[(s.backend, s.raw_bounds)].ds, s.bounds) for k, s in native.items()}
-    figs.sample_maps(ref, samples, out / "sample_maps.png")
+    figs.sample_maps(ref, samples, out / "sample_maps.png", colours=colours)
     figs.miz_frequency_maps(r.miz_frequency, {k: scored.summaries[k].miz_frequency for k in native},
-                            out / "miz_frequency.png")
+                            out / "miz_frequency.png", colours=colours)
     dist = {k: {"extent": scored.summaries[k].extent * M2_TO_1E6KM2,
                 "miz_area": scored.summaries[k].miz_area * M2_TO_1E6KM2} for k in native}
     figs.distributions({"extent": r.extent * M2_TO_1E6KM2, "miz_area": r.miz_area * M2_TO_1E6KM2}, dist,
-                       out / "distributions.png")
+                       out / "distributions.png", colours=colours)
     figs.spectra(r.spectrum, {k: scored.summaries[k].spectrum for k in native}, out / "spectra.png",
-                 small_scale_km=ref_summary.bands[0][1])
+                 small_scale_km=ref_summary.bands[0][1], colours=colours)
 
 
 def run(args: argparse.Namespace, generate_fn: Callable[..., xr.Dataset] | None = None) -> int:
     """Generate (or reuse), score, and write the report folder; see the module docstring."""
-    from ..data import open_reference
-    from ..diffusion.generate import generate, pick_device
-
-    info = RunInfo(command_line(args), datetime.now(timezone.utc), device_text(pick_device(args.device).type))
-    clock = time.perf_counter()
-    settings, skipped = plan_settings(args.backends, args.bounds)
-    info.skipped = [s.label for s in skipped]
-    for s in skipped:
-        log.warning("skipping %s: %s supports bounds %s", s.label, s.backend, ", ".join(VALID_BOUNDS[s.backend]))
+    clock = t0 = time.perf_counter()
+    registry = discover(args.models)
+    ref = open_reference(args.reference).load()
+    entries = select_backends(registry, args.backends, reference_dataset(args.reference, ref))
+    args.backends = [e.name for e in entries]
+    settings, skipped = plan_settings(entries, args.bounds)
+    info = RunInfo(command_line(args), datetime.now(timezone.utc),
+                   device_text(generate_mod.pick_device(args.device).type), skipped=skipped)
+    for reason in skipped:
+        log.warning("skipping %s", reason)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     samples_dir = Path(args.samples_dir) if args.samples_dir else out / "samples"
@@ -308,18 +335,18 @@ def run(args: argparse.Namespace, generate_fn: Callable[..., xr.Dataset] | None 
     if args.samples_dir is None:
         (samples_dir / ".gitignore").write_text("*\n")
 
-    t0 = time.perf_counter()
-    ref = open_reference(args.reference).load()
-    ref_summary = summarise_reference(ref)
+    ref_summary = ReferenceSummary.of(ref)
     info.timings["reference statistics"] = time.perf_counter() - t0
-    scored = generate_and_score(settings, args, ref, ref_summary, samples_dir, info, generate_fn or generate)
+    scored = generate_and_score(settings, args, ref, ref_summary, samples_dir, info,
+                                generate_fn or generate_mod.generate)
 
     sub_row, _ = score_set(_subsample(ref, args.n, args.seed), ref_summary, dim="time")
-    rows = scored.rows + [{"backend": "reference-subsample", "bounds": "–", **sub_row},
-                          {"backend": "reference", "bounds": "all states", **ref_summary.summary.row}]
+    reference = {"label": "reference", "kind": "reference", "decoder": "none"}
+    rows = scored.rows + [{"backend": "reference-subsample", "bounds": "–", **reference, **sub_row},
+                          {"backend": "reference", "bounds": "all states", **reference, **ref_summary.summary.row}]
     table = build_table(rows)
     table.to_csv(out / "table.csv", index=False, float_format="%.6g")
-    band = small_band_label(ref_summary)
+    band = ref_summary.small_band_label
     (out / "table.md").write_text(table_markdown(table, band))
     verdicts = findings_mod.assess(table)
 

@@ -1,7 +1,7 @@
 """The ``evaluate`` report files: the comparison table (Markdown/CSV), ``maps.nc`` and ``README.md``.
 
 Finn et al. 2024 (arXiv 2406.18417, Sec. 4) report their comparison as a table of scores per
-model; this module lays out the rows of :mod:`.scores` the same way and writes the maps and the
+model; this module lays out the rows of :mod:`.compare` the same way and writes the maps and the
 README with the verdicts of :mod:`.findings`.
 """
 
@@ -20,7 +20,7 @@ import xarray as xr
 from .. import __version__
 from ..variables import VARIABLES
 from . import findings as findings_mod
-from .compare import ReferenceSummary, SetSummary, small_band_label
+from .compare import ReferenceSummary, SetSummary
 
 
 # --------------------------------------------------------------------------- the table
@@ -60,7 +60,7 @@ def build_table(rows: list[dict[str, object]]) -> pd.DataFrame:
     main = [c for c in MAIN_COLUMNS if c in table.columns]
     if "extent_p90_1e6km2" in table.columns and "extent_p10_1e6km2" in main:
         main.insert(main.index("extent_p10_1e6km2") + 1, "extent_p90_1e6km2")
-    first = ["backend", "bounds", *main]
+    first = [c for c in ("backend", "bounds", "label", "kind", "decoder") if c in table.columns] + main
     return table[first + [c for c in table.columns if c not in first]]
 
 
@@ -154,7 +154,7 @@ class RunInfo:
     device: str
     timings: dict[str, float] = field(default_factory=dict)
     generation: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "backend/bounds: reason"
     checkpoints: dict[str, str] = field(default_factory=dict)
 
 
@@ -164,7 +164,9 @@ def readme_text(info: RunInfo, ref: xr.Dataset, ref_summary: ReferenceSummary, t
     timing = "\n".join(f"- {k}: {v:.1f} s" for k, v in info.timings.items())
     gen = "\n".join(f"- {line}" for line in info.generation)
     ckpt = "\n".join(f"- {k}: `{v}`" for k, v in info.checkpoints.items())
-    skipped = ", ".join(info.skipped) or "none"
+    skipped = ", ".join(s.split(":", 1)[0] for s in info.skipped) or "none"
+    reasons = "".join(f"\n  - `{s.split(':', 1)[0]}`:{s.split(':', 1)[1]}" for s in info.skipped)
+    band = ref_summary.small_band_label
     return f"""# seaice-explorer evaluation report
 
 Re-implementation of the evaluation of Finn et al. 2024, *Towards diffusion models for
@@ -180,27 +182,27 @@ large-scale sea-ice modelling* (arXiv 2406.18417), on this project's data.
 - reference: `{args.reference}`, {ref_summary.n} states, {ref.attrs.get('grid', '')}
   ({ref.attrs.get('reference_kind') or ref.attrs.get('title', '')})
 - samples: n = {args.n} per setting, Heun, {args.steps} steps ({2 * args.steps - 1} network evaluations), seed {args.seed};
-  skipped invalid combinations: {skipped}
+  skipped invalid combinations: {skipped}{reasons}
 
 ## Findings of the paper, on these numbers
 
 {findings_mod.findings_markdown(verdicts)}
 
-Rules (from `seaice_explorer/stats/findings.py`): each backend is judged at its native setting
-(dm/none, ldm-gaussian/none, ldm-censored/censored). (1) comparable when the geometric mean of
-the latent ÷ dm ratios of extent W1, MIZ-area W1, MIZ-frequency RMSE, normalised mean/std-map
-RMSE and energy distance lies within ×{findings_mod.COMPARABLE_FACTOR:g}; (2) a latent backend
-smooths more than dm when its small-scale ({small_band_label(ref_summary)}) spectrum ratio is lower
-than dm's for most variables; (3) ldm-censored vs ldm-gaussian: lower MIZ-frequency RMSE, lower
-MIZ-area W1, and zero bound violations where ldm-gaussian has some. The `reference-subsample`
-row scores {min(args.n, ref_summary.n)} random reference states against all of them: the sampling
-noise floor of each score at this n. Note that `clip` and `censored` give identical fields for
-ldm-censored (the censored point estimate is clamp(μ, l, u)), and that clipping never changes
-extent, MIZ area or MIZ frequency (they depend on 0.15 ≤ sic ≤ 0.80 only).
+Rules (from `seaice_explorer/evaluation/findings.py`): each backend is judged at its native
+bounds mode (`raw`; `clamp`, the point estimate, for the censored decoder), rows are told apart by
+their `kind` (data space or latent) and `decoder` columns. (1) comparable when the geometric mean
+of the latent ÷ data-space ratios of extent W1, MIZ-area W1, MIZ-frequency RMSE, normalised
+mean/std-map RMSE and energy distance lies within ×{findings_mod.COMPARABLE_FACTOR:g}; (2) a latent
+backend smooths more than data space when its small-scale ({band}) spectrum ratio is lower than
+the data-space backend's for most variables; (3) censored vs Gaussian decoder: lower
+MIZ-frequency RMSE, lower MIZ-area W1, and zero bound violations where the Gaussian decoder has
+some. The `reference-subsample` row scores {min(args.n, ref_summary.n)} random reference states
+against all of them: the sampling noise floor of each score at this n. Note that clamping never
+changes extent, MIZ area or MIZ frequency (they depend on 0.15 ≤ sic ≤ 0.80 only).
 
 ## Table
 
-{table_markdown(table, small_band_label(ref_summary))}
+{table_markdown(table, band)}
 Full precision and every column: `table.csv`. Areas in 10⁶ km²; per-variable RMSEs and energy
 distances in the variable's units (sit m, sic and sid 1, siu and siv m s⁻¹); "norm." columns are
 divided by each variable's normalisation std (`variables.VARIABLES[v].std`) and averaged over
@@ -208,7 +210,7 @@ variables. W1: Wasserstein-1 between the distributions over states. MIZ-frequenc
 area-weighted over ocean cells. Spectrum ratio: mean power generated ÷ reference summed over the
 band. Bound violations: mean over bounded variables (sit, sic, sid) of the fraction of ocean
 cells beyond a bound. Time per sample: wall time of `generate` ÷ n (the raw sample of a
-backend serves none/clip/censored).
+backend serves raw and clamp).
 
 ## Timings
 

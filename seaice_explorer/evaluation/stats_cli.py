@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..data import open_reference
 from ..stats.state import state_stats
 
 #: key -> (state_stats variable, factor from SI); always present in every record
@@ -81,8 +82,6 @@ def _state_label(table: xr.Dataset, dim: str | None, i: int) -> dict[str, object
 
 def file_records(path: str) -> list[dict[str, object]]:
     """One flat record per state of one file (the JSON format above)."""
-    from ..data import open_reference
-
     ds = open_reference(path)
     table = state_stats(ds).compute()  # (time|sample,)
     dims = [d for d in ds["sic" if "sic" in ds else next(iter(ds.data_vars))].dims if d not in ("y", "x")]

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .style import backend_colour
+from .style import REFERENCE, source_colours
 
 CHART_WIDTH = 420
 CHART_HEIGHT = 260
@@ -30,14 +30,17 @@ def _edges(samples: Mapping[str, np.ndarray], bins: int) -> np.ndarray:
 
 
 def histogram_overlay(samples: Mapping[str, np.ndarray], *, xlabel: str, title: str = "",
-                      bins: int = 20, width: int = CHART_WIDTH, height: int = CHART_HEIGHT):
+                      bins: int = 20, width: int = CHART_WIDTH, height: int = CHART_HEIGHT,
+                      colours: Mapping[str, str] | None = None):
     """Overlaid density histograms on common bins, one per source (e.g. reference and backends).
 
     Densities (not counts) so an ensemble of 8 compares with a reference of 365 states.
+    ``colours``: source name -> colour (e.g. ``entry.colour``); the reference is dark grey.
     """
     import holoviews as hv
 
     edges = _edges(samples, bins)
+    colour = source_colours(samples, colours)
     layers = []
     for name, values in samples.items():
         values = np.asarray(values, dtype=np.float64)
@@ -45,8 +48,8 @@ def histogram_overlay(samples: Mapping[str, np.ndarray], *, xlabel: str, title: 
         density, _ = np.histogram(values, bins=edges, density=values.size > 0)
         layers.append(hv.Histogram((edges, density), kdims=[hv.Dimension("x", label=xlabel)],
                                    vdims=[hv.Dimension("density")], label=name).opts(
-            fill_color=backend_colour(name), line_color=backend_colour(name),
-            fill_alpha=0.15 if name == "reference" else 0.35, line_width=1.5, tools=["hover"]))
+            fill_color=colour[name], line_color=colour[name],
+            fill_alpha=0.15 if name == REFERENCE else 0.35, line_width=1.5, tools=["hover"]))
     return hv.Overlay(layers).opts(title=title, width=width, height=height, legend_position="right",
                                    show_grid=True)
 
@@ -54,13 +57,15 @@ def histogram_overlay(samples: Mapping[str, np.ndarray], *, xlabel: str, title: 
 def spectra_overlay(spectra: Mapping[str, tuple[np.ndarray, np.ndarray]], *, title: str = "",
                     xlabel: str = "wavelength [km]", ylabel: str = "power spectral density",
                     invert_x: bool = True, width: int = CHART_WIDTH, height: int = CHART_HEIGHT,
-                    show_legend: bool = True):
+                    show_legend: bool = True, colours: Mapping[str, str] | None = None):
     """Radially averaged power spectra on log-log axes, one curve per source.
 
-    ``spectra[name] = (x, power)``; non-positive values are left out (log axes).
+    ``spectra[name] = (x, power)``; non-positive values are left out (log axes). ``colours`` as in
+    :func:`histogram_overlay`.
     """
     import holoviews as hv
 
+    colour = source_colours(spectra, colours)
     curves = []
     for name, (x, power) in spectra.items():
         x = np.asarray(x, dtype=np.float64)
@@ -68,8 +73,8 @@ def spectra_overlay(spectra: Mapping[str, tuple[np.ndarray, np.ndarray]], *, tit
         keep = (x > 0) & (power > 0) & np.isfinite(x) & np.isfinite(power)
         curves.append(hv.Curve((x[keep], power[keep]), kdims=[hv.Dimension("k", label=xlabel)],
                                vdims=[hv.Dimension("power", label=ylabel)], label=name).opts(
-            color=backend_colour(name), line_width=2.5 if name == "reference" else 1.8,
-            line_dash="dashed" if name == "reference" else "solid", tools=["hover"]))
+            color=colour[name], line_width=2.5 if name == REFERENCE else 1.8,
+            line_dash="dashed" if name == REFERENCE else "solid", tools=["hover"]))
     finite = [c.dimension_values(0) for c in curves if len(c)]
     ticks = None
     if finite:
@@ -90,14 +95,15 @@ def scores_table(rows: Sequence[Mapping[str, object]]):
 
 
 def fraction_bars(fractions: Mapping[str, float], *, ylabel: str, title: str = "",
-                  width: int = CHART_WIDTH, height: int = CHART_HEIGHT):
-    """Bars of one fraction (e.g. of ocean cells beyond a physical bound) per source, in %."""
+                  width: int = CHART_WIDTH, height: int = CHART_HEIGHT, colours: Mapping[str, str] | None = None):
+    """Bars of one fraction (e.g. of ocean cells beyond a physical bound) per source, in %;
+    ``colours`` as in :func:`histogram_overlay`."""
     import holoviews as hv
 
     names = list(fractions)
     values = [100.0 * float(fractions[n]) for n in names]
     bars = hv.Bars((names, values), kdims=[hv.Dimension("source")], vdims=[hv.Dimension("percent", label=ylabel)])
-    return bars.opts(color=hv.dim("source").categorize({n: backend_colour(n) for n in names}),
+    return bars.opts(color=hv.dim("source").categorize(source_colours(names, colours)),
                      title=title, width=width, height=height, tools=["hover"], show_grid=True,
                      ylim=(0, max(values) * 1.15 if max(values, default=0) > 0 else 1.0), yformatter="%.2g")
 

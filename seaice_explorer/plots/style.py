@@ -1,16 +1,19 @@
-"""Shared colours and sizes of the plots, so maps, charts and PNG exports agree."""
+"""Shared colours and sizes of the plots, so maps, charts and PNG exports agree.
+
+Backend colours are data: each model's ``config.json`` sets one (``registry.ModelEntry.colour``)
+and callers pass them to the builders; only the reference has a fixed colour here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-#: One colour per data source (colour-blind safe, from ColorBrewer Dark2), read-only.
-BACKEND_COLOURS = MappingProxyType({
-    "reference": "#222222",
-    "dm": "#1b9e77",
-    "ldm-gaussian": "#7570b3",
-    "ldm-censored": "#d95f02",
-})
+from ..registry import PALETTE
+
+#: The reference set, in every chart and figure.
+REFERENCE = "reference"
+REFERENCE_COLOUR = "#222222"
 #: Colour of land cells and of the coastline drawn from the land mask.
 LAND_COLOUR = "#cfc8b8"
 COAST_COLOUR = "#4a4a4a"
@@ -27,6 +30,12 @@ SPREAD_CMAP = "magma"
 MAP_FRAME = 300
 
 
-def backend_colour(name: str) -> str:
-    """Colour of a backend or of ``"reference"``; grey for anything unknown."""
-    return BACKEND_COLOURS.get(name, "#888888")
+def source_colours(names: Iterable[str], colours: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A colour per source: the reference's fixed colour, else ``colours[name]``, else the next
+    colour of the registry palette (for callers that pass none)."""
+    colours = colours or {}
+    out: dict[str, str] = {}
+    spare = iter(c for c in PALETTE if c not in colours.values())
+    for name in names:
+        out[name] = REFERENCE_COLOUR if name == REFERENCE else colours.get(name) or next(spare, "#888888")
+    return out

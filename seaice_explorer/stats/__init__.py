@@ -3,8 +3,11 @@
 - :mod:`.state`: per-state extent, area, MIZ, ice edge, thickness, volume, bound fractions;
 - :mod:`.spectra`: radially integrated power spectra (the smoothing diagnostic);
 - :mod:`.compare`: ensemble vs reference (MIZ frequency, W1 / energy distances, map RMSE,
-  spectrum ratios, IIEE);
-- :mod:`.cli`: the ``seaice-explorer stats`` command.
+  spectrum ratios, IIEE).
+
+A leaf of the package: it imports only ``variables``, ``errors`` and ``grid``. The comparison of a
+generated set with a reference (one row of ``evaluate``, the dashboard's scores) is built from
+these functions in :mod:`seaice_explorer.evaluation.compare`.
 
 Example: a ramp disc (sic = 1 inside 300 km, 0 beyond 700 km) has its MIZ between 380 and
 640 km, so the MIZ area is π(640² − 380²) km² ≈ 0.833 × 10⁶ km² and the edge 2π·640 km:
@@ -18,6 +21,7 @@ Example: a ramp disc (sic = 1 inside 300 km, 0 beyond 700 km) has its MIZ betwee
 """
 
 from .compare import (
+    Distribution,
     area_weighted_rmse,
     band_power,
     default_bands,
@@ -30,6 +34,7 @@ from .compare import (
     mean_std_maps,
     miz_frequency,
     miz_frequency_difference,
+    ocean_values,
     spectrum_ratio,
     wasserstein1,
 )
@@ -37,6 +42,7 @@ from .spectra import power_spectrum
 from .state import (
     area,
     area_where,
+    beyond_bounds,
     bound_fractions,
     extent,
     ice_edge_length,
@@ -50,9 +56,9 @@ from .state import (
 )
 
 __all__ = [
-    "area", "area_weighted_rmse", "area_where", "band_power", "bound_fractions", "default_bands",
-    "distribution_distances", "energy_distance", "extent", "ice_edge_length", "ice_mask", "iiee",
+    "Distribution", "area", "area_weighted_rmse", "area_where", "band_power", "beyond_bounds", "bound_fractions",
+    "default_bands", "distribution_distances", "energy_distance", "extent", "ice_edge_length", "ice_mask", "iiee",
     "map_rmse", "marginal_distances", "marginal_histogram", "mean_std_maps", "mean_thickness",
-    "miz_area", "miz_frequency", "miz_frequency_difference", "miz_mask", "miz_width",
+    "miz_area", "miz_frequency", "miz_frequency_difference", "miz_mask", "miz_width", "ocean_values",
     "power_spectrum", "spectrum_ratio", "state_stats", "volume", "wasserstein1",
 ]

@@ -67,7 +67,7 @@ def ocean(da: xr.DataArray | xr.Dataset) -> xr.DataArray | bool:
 
 def _sum_area(flag: xr.DataArray, area: xr.DataArray) -> xr.DataArray:
     """Σ over (y, x) of cell_area where ``flag`` (boolean or weights), NaN flags count 0."""
-    return (flag.fillna(0) * area).sum(SPATIAL)
+    return flag.fillna(0).weighted(area.fillna(0)).sum(SPATIAL)
 
 
 def _finish(da: xr.DataArray, name: str, units: str, long_name: str, **attrs: object) -> xr.DataArray:
@@ -269,6 +269,28 @@ def volume(ds: xr.Dataset | xr.DataArray) -> xr.DataArray:
 
 
 # --------------------------------------------------------------------------- bounds
+def _bound_flags(x: xr.DataArray, tol: float = TOL) -> dict[str, xr.DataArray]:
+    """On / beyond each finite bound of ``x``'s variable (``VARIABLES[x.name]``), False on NaN."""
+    var = VARIABLES[str(x.name)]
+    flags = {}
+    if math.isfinite(var.lower):
+        flags |= {"at_lower": abs(x - var.lower) <= tol, "below_lower": x < var.lower - tol}
+    if math.isfinite(var.upper):
+        flags |= {"at_upper": abs(x - var.upper) <= tol, "above_upper": x > var.upper + tol}
+    return flags
+
+
+def beyond_bounds(x: xr.DataArray, tol: float = TOL) -> xr.DataArray:
+    """Cells of ``x`` (named after a variable of the table) beyond its bounds by more than ``tol``
+    (boolean, False on NaN and for unbounded variables)."""
+    flags = _bound_flags(x, tol)
+    out = xr.zeros_like(x, dtype=bool)
+    for key in ("below_lower", "above_upper"):
+        if key in flags:
+            out = out | flags[key]
+    return out
+
+
 def bound_fractions(ds: xr.Dataset, variables: tuple[str, ...] | list[str] | None = None,
                     tol: float = TOL) -> xr.Dataset:
     """Fractions of valid ocean cells on and beyond each finite bound, per variable.
@@ -288,13 +310,7 @@ def bound_fractions(ds: xr.Dataset, variables: tuple[str, ...] | list[str] | Non
         valid = x.notnull() & ocean(x)
         n = valid.sum(SPATIAL)
         n = n.where(n > 0)
-        var = VARIABLES[name]
-        sides = []
-        if math.isfinite(var.lower):
-            sides += [("at_lower", abs(x - var.lower) <= tol), ("below_lower", x < var.lower - tol)]
-        if math.isfinite(var.upper):
-            sides += [("at_upper", abs(x - var.upper) <= tol), ("above_upper", x > var.upper + tol)]
-        for key, flag in sides:
+        for key, flag in _bound_flags(x, tol).items():
             frac = (flag & valid).sum(SPATIAL) / n
             out[f"{name}_{key}"] = _finish(frac, f"{name}_{key}", "1",
                                            f"fraction of ocean cells with {name} {key.replace('_', ' ')} bound")

@@ -18,6 +18,7 @@ from ..checkpoints import VAEConfig, build_module, load_checkpoint, save_checkpo
 from ..diffusion.pipeline import to_physical
 from ..errors import SeaIceInputError
 from ..networks import VAE
+from ..registry import native_bounds
 from ..variables import VARIABLES
 from .data import Normalisation, TrainingData, denormalise, load_training_data, random_crop
 from .loops import TrainOptions, TrainResult, fit, seeded_module
@@ -94,7 +95,7 @@ def reconstruct(vae: VAE, cfg: VAEConfig, fields: Tensor, batch: int = 16) -> Te
     """Physical reconstructions through the posterior mean, decoded by the pipeline's one decode path:
     the decoder's point estimate (clamp(μ, l, u) for the censored decoder, μ for the Gaussian one)."""
     device = next(vae.parameters()).device
-    bounds = "clamp" if cfg.decoder == "censored" else "raw"
+    bounds = native_bounds(cfg.decoder)
     outs = [to_physical(vae(fields[i:i + batch].to(device)), None, cfg.variables, cfg.mean, cfg.std, bounds).cpu()
             for i in range(0, fields.shape[0], batch)]
     return torch.cat(outs)  # (T, C, H, W)

@@ -1,97 +1,119 @@
-"""What the dashboard shows, computed once per result (worker thread) with ``seaice_explorer.stats``.
+"""What the dashboard shows, from the one comparison layer (:mod:`seaice_explorer.evaluation.compare`).
 
-:class:`ReferenceData` summarises a reference set (dim ``time``), :class:`Result` a generated
-ensemble (dim ``sample``) against it: extent and MIZ-area distributions, MIZ-frequency maps
-(Finn et al. 2024, Sec. 4.2), mean/spread maps, power spectra (Sec. 4.3), bound violations and
-a row of scores. :class:`Trajectory` holds one sample's denoising path for the replay.
-No Panel and no HoloViews here: plain xarray/numpy plus map geometry.
+:class:`ReferenceData` is a reference set (dim ``time``) and its :class:`~compare.ReferenceSummary`,
+:class:`Result` a generated ensemble (dim ``sample``) and its :class:`~compare.SetSummary` against
+it: extent and MIZ-area distributions, MIZ-frequency maps (Finn et al. 2024, Sec. 4.2), mean/spread
+maps, power spectra (Sec. 4.3), bound violations and a row of scores, the same numbers as the
+``evaluate`` table. This module adds only what the screen needs: map geometry, labels, units of
+display (10⁶ km²) and the replay of one sample's denoising path (:class:`Trajectory`).
+No Panel and no HoloViews here: plain xarray/numpy.
 """
 
 from __future__ import annotations
 
 import logging
-import math
+import os
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from .. import stats
+from ..data import open_reference
+from ..evaluation import compare
+from ..evaluation.compare import M2_TO_1E6KM2, ReferenceSummary, SetSummary, same_grid
 from ..grid import EASE2_NORTH
 from ..plots.maps import MapGeometry, MapSpec, field_spec, map_geometry
 from ..variables import STATE_VARIABLES, VARIABLES
 
 log = logging.getLogger(__name__)
 
+__all__ = ["DISPLAY_PROJ4", "ReferenceData", "Result", "Trajectory", "analyse", "beyond_fraction", "export_dataset",
+           "load_reference", "netcdf_bytes", "reference_row", "reference_spec", "result_spec", "same_grid",
+           "score_row", "summarise_reference"]
+
 #: All maps share this display CRS: the grid of the shipped models (EASE2-North LAEA).
 DISPLAY_PROJ4 = EASE2_NORTH
-TOL = 1e-6
-M2_PER_MKM2 = 1e12  # 10⁶ km² in m²
-
-
-def bounded_variables(ds: xr.Dataset) -> list[str]:
-    """State variables of ``ds`` that have a finite physical bound."""
-    return [v for v in STATE_VARIABLES if v in ds.data_vars and VARIABLES[v].bounded]
-
-
-def beyond_mask(da: xr.DataArray) -> xr.DataArray:
-    """Cells beyond the variable's bounds (by more than 1e-6), False on NaN."""
-    var = VARIABLES[str(da.name)]
-    out = xr.zeros_like(da, dtype=bool)
-    if math.isfinite(var.lower):
-        out = out | (da < var.lower - TOL)
-    if math.isfinite(var.upper):
-        out = out | (da > var.upper + TOL)
-    return out
+#: Score-table columns of the app: compare-layer column -> display name.
+SCORE_COLUMNS: Mapping[str, str] = {
+    "extent_mean_1e6km2": "mean extent [10⁶ km²]",
+    "extent_w1_1e6km2": "W1 extent [10⁶ km²]",
+    "miz_area_w1_1e6km2": "W1 MIZ area [10⁶ km²]",
+    "miz_freq_rmse": "MIZ-frequency RMSE",
+    "violations_pct": "beyond bounds [%]",
+    "sic_spec_ratio_small": "small-scale power ratio (sic)",
+}
 
 
 def beyond_fraction(ds: xr.Dataset) -> float:
-    """Fraction of the ocean values of bounded variables that lie beyond their bounds."""
-    names = bounded_variables(ds)
-    if not names:
-        return float("nan")
-    fr = stats.bound_fractions(ds, names)
-    parts = [fr[k] for k in fr.data_vars if k.endswith(("_below_lower", "_above_upper"))]
-    per_var: dict[str, xr.DataArray] = {}
-    for part in parts:
-        name = str(part.name).split("_", 1)[0]
-        per_var[name] = per_var.get(name, 0) + part
-    return float(np.mean([float(v.mean()) for v in per_var.values()]))
+    """Fraction of the ocean values of bounded variables that lie beyond their bounds (mean over variables)."""
+    return compare.beyond_fraction(ds)
 
 
-def same_grid(a: xr.Dataset, b: xr.Dataset) -> bool:
-    """True when two datasets share one grid (same shape and cell positions)."""
-    if (a.sizes.get("y"), a.sizes.get("x")) != (b.sizes.get("y"), b.sizes.get("x")):
-        return False
-    return bool(np.allclose(a["lat"].values, b["lat"].values, atol=1e-4)
-                and np.allclose(a["lon"].values, b["lon"].values, atol=1e-4))
+def score_row(scores: Mapping[str, float], seconds: float | None = None) -> dict[str, float]:
+    """The app's score columns, picked from a compare-layer row and renamed for display."""
+    row = {name: float(scores[key]) for key, name in SCORE_COLUMNS.items() if key in scores}
+    if seconds is not None:
+        row["generation time [s]"] = float(seconds)
+    return row
 
 
-def _mkm2(da: xr.DataArray) -> np.ndarray:
-    return np.asarray(da.values, dtype=np.float64) / M2_PER_MKM2
+def _mkm2(values: np.ndarray) -> np.ndarray:
+    return values * M2_TO_1E6KM2
 
 
-def _mean_spectra(ds: xr.Dataset, dim: str) -> xr.Dataset:
-    names = [v for v in STATE_VARIABLES if v in ds.data_vars]
-    return stats.power_spectrum(ds, names).mean(dim, keep_attrs=True).compute()
+class _Maps:
+    """Display views of a summary's (statistic, y, x) maps and areas, shared by reference and result."""
+
+    summary: SetSummary
+
+    @property
+    def extent(self) -> np.ndarray:
+        """(N,) 10⁶ km², empty without sic."""
+        return _mkm2(self.summary.extent)
+
+    @property
+    def miz_area(self) -> np.ndarray:
+        """(N,) 10⁶ km², empty without sic."""
+        return _mkm2(self.summary.miz_area)
+
+    @property
+    def miz_frequency(self) -> xr.DataArray | None:
+        return self.summary.miz_frequency
+
+    @cached_property
+    def mean(self) -> xr.Dataset:
+        return self.summary.maps.sel(statistic="mean", drop=True)
+
+    @cached_property
+    def std(self) -> xr.Dataset:
+        return self.summary.maps.sel(statistic="std", drop=True)
+
+    @property
+    def spectra(self) -> xr.Dataset:
+        return self.summary.spectrum
+
+    @property
+    def beyond_fraction(self) -> float:
+        return self.summary.beyond_fraction
 
 
 @dataclass(frozen=True, eq=False)
-class ReferenceData:
-    """A reference set and the summaries the dashboard compares against (dim ``time``)."""
+class ReferenceData(_Maps):
+    """A reference set (dim ``time``), its summary from the compare layer and its map geometry."""
 
     name: str
     ds: xr.Dataset
     geometry: MapGeometry
-    extent: np.ndarray  # (T,) 10⁶ km²
-    miz_area: np.ndarray  # (T,) 10⁶ km²
-    miz_frequency: xr.DataArray | None  # (y, x)
-    mean: xr.Dataset
-    std: xr.Dataset
-    spectra: xr.Dataset
     kind: str
-    beyond_fraction: float = float("nan")
+    reference: ReferenceSummary
+
+    @property
+    def summary(self) -> SetSummary:  # type: ignore[override]
+        return self.reference.summary
 
     @property
     def n_states(self) -> int:
@@ -108,24 +130,14 @@ class ReferenceData:
 
 
 def summarise_reference(ds: xr.Dataset, name: str) -> ReferenceData:
-    """Summaries of a canonical reference Dataset (loaded into memory)."""
+    """A canonical reference Dataset (loaded into memory) and its summary."""
     if "time" not in ds.dims:
         ds = ds.expand_dims("time")
     ds = ds.load()
-    has_sic = "sic" in ds.data_vars
-    names = [v for v in STATE_VARIABLES if v in ds.data_vars]
     return ReferenceData(
-        name=name,
-        ds=ds,
-        geometry=map_geometry(ds, DISPLAY_PROJ4),
-        extent=_mkm2(stats.extent(ds)) if has_sic else np.array([]),
-        miz_area=_mkm2(stats.miz_area(ds)) if has_sic else np.array([]),
-        miz_frequency=stats.miz_frequency(ds, "time").compute() if has_sic else None,
-        mean=ds[names].mean("time"),
-        std=ds[names].std("time", ddof=1) if ds.sizes["time"] > 1 else ds[names].isel(time=0) * np.nan,
-        spectra=_mean_spectra(ds, "time"),
+        name=name, ds=ds, geometry=map_geometry(ds, DISPLAY_PROJ4),
         kind=str(ds.attrs.get("reference_kind") or ds.attrs.get("title") or ds.attrs.get("source") or "unknown"),
-        beyond_fraction=beyond_fraction(ds),
+        reference=ReferenceSummary.of(ds),
     )
 
 
@@ -134,101 +146,45 @@ def load_reference(spec: str, grid: str | None = None) -> ReferenceData:
 
     ``grid`` is a neXtSIM grid file for neXtSIM output without latitude/longitude.
     """
-    from ..data import open_reference
-
     ds = open_reference(spec, grid=grid) if grid else open_reference(spec)
     label = "default" if spec == "default" else str(spec).rsplit("/", 1)[-1]
     return summarise_reference(ds, label)
 
 
+def reference_row(reference: ReferenceData) -> dict[str, float]:
+    """The reference's own line in the scores table."""
+    return score_row(reference.summary.row)
+
+
 @dataclass(frozen=True, eq=False)
-class Result:
+class Result(_Maps):
     """A generated ensemble (dim ``sample``) and its comparison with a reference."""
 
-    key: Any  # state.GenerationKey
+    key: Any  # state.GenerationKey; key.backend is the backend name
     samples: xr.Dataset
     geometry: MapGeometry
-    extent: np.ndarray  # (n,) 10⁶ km²
-    miz_area: np.ndarray  # (n,) 10⁶ km²
-    miz_frequency: xr.DataArray | None  # (y, x)
+    summary: SetSummary
     miz_frequency_diff: xr.DataArray | None  # (y, x), None when the grids differ
-    mean: xr.Dataset
-    std: xr.Dataset
-    spectra: xr.Dataset
-    beyond_maps: xr.Dataset  # per bounded variable and "any": share of members beyond bounds, (y, x)
-    beyond_fraction: float
-    scores: dict[str, float]
+    scores: dict[str, float]  # the app's score columns (score_row)
     seconds: float
 
     @property
     def n(self) -> int:
         return int(self.samples.sizes["sample"])
 
-
-def _small_scale_ratio(gen: Result, ref: ReferenceData, variable: str = "sic") -> float:
-    """Power at wavelengths below 4 grid cells, generated ÷ reference (< 1: smoothing)."""
-    if variable not in gen.spectra.data_vars or variable not in ref.spectra.data_vars:
-        return float("nan")
-    g, r = gen.spectra[variable], ref.spectra[variable]
-    dx = float(g.attrs.get("dx_km", 0) or 0) or 50.0
-    pg = float(g.where(g["wavelength"] < 4 * dx, 0).sum())
-    pr = float(r.where(r["wavelength"] < 4 * dx, 0).sum())
-    return pg / pr if pr > 0 else float("nan")
+    @property
+    def beyond_maps(self) -> xr.Dataset:
+        """Per bounded variable and ``any``: share of members beyond the bounds, (y, x)."""
+        return self.summary.beyond_maps
 
 
 def analyse(samples: xr.Dataset, reference: ReferenceData, *, key: Any, seconds: float) -> Result:
     """Everything the dashboard shows about one generated ensemble, against ``reference``."""
     samples = samples.load()
-    names = [v for v in STATE_VARIABLES if v in samples.data_vars]
-    has_sic = "sic" in samples.data_vars
-    n = samples.sizes["sample"]
-    extent = _mkm2(stats.extent(samples)) if has_sic else np.array([])
-    miz = _mkm2(stats.miz_area(samples)) if has_sic else np.array([])
-    freq = stats.miz_frequency(samples, "sample").compute() if has_sic else None
-    diff = None
-    if freq is not None and reference.miz_frequency is not None and same_grid(samples, reference.ds):
-        diff = freq - reference.miz_frequency
-    bounded = bounded_variables(samples)
-    ocean = samples["mask"] > 0
-    masks = {v: beyond_mask(samples[v]) for v in bounded}
-    beyond_maps = xr.Dataset({v: m.mean("sample").where(ocean) for v, m in masks.items()})
-    if masks:  # share of members in which any bounded variable is beyond its bounds, per cell
-        beyond_maps["any"] = xr.concat(list(masks.values()), "variable").any("variable").mean("sample").where(ocean)
-    spectra = _mean_spectra(samples, "sample")
-    result = Result(
-        key=key, samples=samples, geometry=map_geometry(samples, DISPLAY_PROJ4), extent=extent, miz_area=miz,
-        miz_frequency=freq, miz_frequency_diff=diff, mean=samples[names].mean("sample"),
-        std=samples[names].std("sample", ddof=1) if n > 1 else samples[names].isel(sample=0) * 0.0,
-        spectra=spectra, beyond_maps=beyond_maps, beyond_fraction=beyond_fraction(samples),
-        scores={}, seconds=float(seconds),
-    )
-    result.scores.update(score_row(result, reference))
-    return result
-
-
-def score_row(result: Result, reference: ReferenceData) -> dict[str, float]:
-    """Scores of one ensemble against the reference (Finn et al. 2024, Tab. 2 style)."""
-    row: dict[str, float] = {}
-    if result.extent.size and reference.extent.size:
-        row["mean extent [10⁶ km²]"] = float(np.mean(result.extent))
-        row["W1 extent [10⁶ km²]"] = stats.wasserstein1(result.extent, reference.extent)
-        row["W1 MIZ area [10⁶ km²]"] = stats.wasserstein1(result.miz_area, reference.miz_area)
-    if result.miz_frequency_diff is not None:
-        freq = result.miz_frequency
-        row["MIZ-frequency RMSE"] = float(stats.area_weighted_rmse(freq, freq - result.miz_frequency_diff))
-    row["beyond bounds [%]"] = 100.0 * result.beyond_fraction
-    row["small-scale power ratio (sic)"] = _small_scale_ratio(result, reference)
-    row["generation time [s]"] = result.seconds
-    return row
-
-
-def reference_row(reference: ReferenceData) -> dict[str, float]:
-    """The reference's own line in the scores table."""
-    row: dict[str, float] = {}
-    if reference.extent.size:
-        row["mean extent [10⁶ km²]"] = float(np.mean(reference.extent))
-    row["beyond bounds [%]"] = 100.0 * reference.beyond_fraction
-    return row
+    row, own = compare.score_set(samples, reference.reference, "sample", marginals=False)
+    return Result(key=key, samples=samples, geometry=map_geometry(samples, DISPLAY_PROJ4), summary=own,
+                  miz_frequency_diff=compare.miz_frequency_difference(own, reference.summary),
+                  scores=score_row(row, seconds), seconds=float(seconds))
 
 
 # --------------------------------------------------------------------------- map specs
@@ -278,21 +234,21 @@ class Trajectory:
 
     backend: str
     decoded: xr.Dataset  # per variable (step, y, x): the model's current guess of the final state
-    state: np.ndarray  # (step, C, h, w): the noisy sampler state (normalised; latent for ldm)
+    state: np.ndarray  # (step, C, h, w): the noisy sampler state (normalised; the latent for latent backends)
     sigma: np.ndarray  # (step,)
     channels: list[Any]
     geometry: MapGeometry
+    latent: bool = True  # the state is a latent (channels are not variables of the grid)
+    sigma_data: float = 1.0  # std of the clean (normalised) states, for the EDM input scaling
 
     @property
     def n_steps(self) -> int:
         return int(self.sigma.size)
 
-    @property
-    def latent(self) -> bool:
-        return self.backend != "dm"
-
     @classmethod
     def from_generated(cls, backend: str, samples: xr.Dataset, traj: xr.Dataset) -> Trajectory:
+        """From ``generate(..., return_trajectory=True)``: data-space states have the variables as
+        channels; σ_data is the trajectory's ``sigma_data`` attr, else the std of the clean state."""
         decoded = traj[[v for v in STATE_VARIABLES if v in traj.data_vars]].isel(sample=0, drop=True)
         decoded = decoded.drop_vars([c for c in ("sigma",) if c in decoded.coords]).load()
         final = samples[[v for v in STATE_VARIABLES if v in samples.data_vars]].isel(sample=0, drop=True)
@@ -301,8 +257,11 @@ class Trajectory:
         state = np.asarray(traj["state"].isel(sample=0).values, dtype=np.float32)
         state = np.concatenate([state, state[-1:]], axis=0)
         sigma = np.append(np.asarray(traj["sigma"].values, dtype=np.float64), 0.0)
-        return cls(backend=backend, decoded=decoded, state=state, sigma=sigma,
-                   channels=list(traj["channel"].values), geometry=map_geometry(samples, DISPLAY_PROJ4))
+        channels = list(traj["channel"].values)
+        sigma_data = float(traj.attrs.get("sigma_data") or np.nanstd(state[-1]) or 1.0)
+        return cls(backend=backend, decoded=decoded, state=state, sigma=sigma, channels=channels,
+                   geometry=map_geometry(samples, DISPLAY_PROJ4),
+                   latent=not all(str(c) in VARIABLES for c in channels), sigma_data=sigma_data)
 
     def decoded_spec(self, variable: str, step: int, show_miz: bool = True) -> MapSpec:
         step = int(np.clip(step, 0, self.n_steps - 1))
@@ -313,10 +272,10 @@ class Trajectory:
 
     def noisy_state(self, step: int, channel: int = 0) -> np.ndarray:
         """(h, w) sampler state of one channel at ``step`` as the network sees it, scaled to unit
-        variance by the EDM input scaling c_in = 1 / sqrt(1 + σ²) (Karras et al. 2022, Tab. 1, with
-        σ_data = 1 for normalised data); land NaN for data-space states."""
+        variance by the EDM input scaling c_in = 1 / sqrt(σ_data² + σ²) (Karras et al. 2022, Tab. 1);
+        land NaN for data-space states."""
         step = int(np.clip(step, 0, self.n_steps - 1))
-        z = self.state[step, channel] / np.sqrt(1.0 + self.sigma[step] ** 2)
+        z = self.state[step, channel] / np.sqrt(self.sigma_data**2 + self.sigma[step] ** 2)
         if not self.latent and z.shape == self.geometry.shape and not self.geometry.resampled:
             z = np.where(self.geometry.land, np.nan, z)
         return z
@@ -353,9 +312,6 @@ def export_dataset(results: dict[str, Result], reference: str) -> xr.Dataset:
 
 def netcdf_bytes(ds: xr.Dataset) -> bytes:
     """``ds`` as NetCDF-4 bytes (compressed), via a temporary file."""
-    import os
-    import tempfile
-
     encoding = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
     fd, path = tempfile.mkstemp(suffix=".nc")
     os.close(fd)
