@@ -2,11 +2,12 @@
 
 Options after ``--args`` (read on the server; nothing typed in the browser is ever opened)::
 
-    panel serve app.py --args --reference nextsim_output.nc [--grid ds_auxiliary.nc] \\
+    panel serve app.py --args [--models DIR] [--reference nextsim_output.nc] [--grid ds_auxiliary.nc] \\
         [--observed ice_conc_nh_ease2-250_cdr-v3p0_201803171200.nc ...] [--cache-mb 1024]
 
-Importing this module has no side effects: the app is built in :func:`create_app`, which runs
-only when a Bokeh server executes the file.
+The backends are the trained models in ``--models`` (default: the shipped ``models/``), one data
+set at a time next to that data set's reference. Importing this module has no side effects: the
+app is built in :func:`create_app`, which runs only when a Bokeh server executes the file.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ URL_PARAMS = {p: p for p in ("seed", "backends", "variable", "n", "steps", "samp
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The server's configuration (given after ``panel serve app.py --args``)."""
     parser = argparse.ArgumentParser(prog="panel serve app.py --args", description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default=None, metavar="DIR",
+                        help="folder of trained models, one sub-folder each (default: $SEAICE_EXPLORER_MODELS "
+                             "or the shipped models/)")
     parser.add_argument("--reference", action="append", default=[], metavar="PATH",
-                        help="neXtSIM (or canonical) file to offer as reference, besides the bundled default")
+                        help="neXtSIM (or canonical) file to offer as reference, besides the data sets' own")
     parser.add_argument("--grid", default=None, metavar="PATH",
                         help="neXtSIM grid file (e.g. ds_auxiliary.nc) for --reference files without lat/lon")
     parser.add_argument("--observed", action="append", default=[], metavar="PATH",
@@ -37,44 +41,54 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def reference_sources(args: argparse.Namespace) -> dict[str, str]:
-    """Reference name (shown in the page) -> what the server opens."""
-    sources = {"default": "default"}
+    """Extra reference name (shown in the page) -> what the server opens; each data set's own
+    reference is added by the state."""
+    sources = {}
     for kind, paths in (("neXtSIM", args.reference), ("observed", args.observed)):
         for path in paths:
             sources[f"{kind}: {Path(path).name}"] = str(Path(path).expanduser().resolve())
     return sources
 
 
+def create_state(args: argparse.Namespace):
+    """One session's state: the server's registry, cache, workers and references (cached per server)."""
+    from seaice_explorer.ui import session
+    from seaice_explorer.ui.state import ExplorerState
+
+    return ExplorerState(
+        session.shared_registry(args.models),
+        reference_loader=functools.partial(session.cached_reference, grid=args.grid),
+        sources=reference_sources(args), cache=session.shared_cache(args.cache_mb),
+        executor=session.shared_executor(), device=args.device,
+    )
+
+
 def create_app(argv: Sequence[str] | None = None):
     """Build one session's page: state, views and the (offline) Bootstrap template."""
     import panel as pn
 
-    from seaice_explorer.ui import views
-    from seaice_explorer.ui.state import ExplorerState
+    from seaice_explorer.ui.denoise_view import DenoiseView
+    from seaice_explorer.ui.maps_view import MapsView
+    from seaice_explorer.ui.session import connect_session
+    from seaice_explorer.ui.sidebar import Downloads, Sidebar
+    from seaice_explorer.ui.tabs import AboutView, MizView, SmoothingView, lazy_tabs
 
     args = parse_args(argv)
     pn.extension(notifications=True)
-    state = ExplorerState(
-        reference_loader=functools.partial(views.cached_reference, grid=args.grid),
-        sources=reference_sources(args), cache=views.shared_cache(args.cache_mb),
-        executor=views.shared_executor(), device=args.device,
-    )
+    state = create_state(args)
     if pn.state.location is not None:
         pn.state.location.sync(state, URL_PARAMS, on_error=lambda bad: state.notify(
             f"Ignored invalid settings in the URL: {bad}", "warning"))
-    maps_view = views.MapsView(state=state)
-    miz_view, smoothing_view = views.MizView(state=state), views.SmoothingView(state=state)
-    tabs = pn.Tabs(
-        ("Maps", maps_view), ("MIZ statistics", miz_view), ("Smoothing", smoothing_view),
-        ("Watch it denoise", views.DenoiseView(state=state)), ("About", views.AboutView(state=state)),
-        dynamic=True, sizing_mode="stretch_width",
+    tabs = lazy_tabs(
+        state, ("Maps", MapsView(state=state)), ("MIZ statistics", MizView(state=state).content),
+        ("Smoothing", SmoothingView(state=state).content), ("Watch it denoise", DenoiseView(state=state)),
+        ("About", AboutView(state=state).content), sizing_mode="stretch_width",
     )
-    views.follow_active_tab(tabs, {1: miz_view, 2: smoothing_view})
     template = pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[views.Sidebar(state=state), views.Downloads(state=state, maps_view=maps_view)],
+        title=TITLE, sidebar=[Sidebar(state=state), Downloads(state=state)],
         main=[tabs], header_background="#12355b", sidebar_width=340,
     )
-    views.connect_session(state, autogenerate=not args.no_autogenerate)
+    connect_session(state, autogenerate=not args.no_autogenerate)
     return template
 
 

@@ -12,7 +12,7 @@ model loading, the default generation), then on a second page measures:
 Targets (issue 5): first map ≤ 3 s, switching ≤ 300 ms. Timings include the websocket round trip
 and Bokeh's update; they are medians of ``--repeat`` tries. Usage::
 
-    python benchmarks/dashboard_latency.py [--repeat 5] [--app app.py]
+    python benchmarks/dashboard_latency.py [--repeat 5] [--app app.py] [--models DIR]
 """
 
 from __future__ import annotations
@@ -52,9 +52,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(app: Path, port: int) -> subprocess.Popen:
+def _serve(app: Path, port: int, models: Path | None = None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "panel", "serve", str(app), "--port", str(port), "--address", "127.0.0.1",
            "--allow-websocket-origin", f"127.0.0.1:{port}"]
+    if models is not None:
+        cmd += ["--args", "--models", str(models)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(180):
         try:
@@ -124,9 +126,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--app", type=Path, default=ROOT / "app.py")
+    parser.add_argument("--models", type=Path, default=None, help="models folder (default: the app's)")
     args = parser.parse_args()
     port = _free_port()
-    proc = _serve(args.app, port)
+    proc = _serve(args.app, port, args.models)
     try:
         result = measure(f"http://127.0.0.1:{port}/{args.app.stem}", args.repeat)
     finally:

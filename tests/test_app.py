@@ -1,4 +1,5 @@
-"""The app module: importing it has no side effects; views render with a fake generator."""
+"""The app module: importing it has no side effects; views render with a fake generator and a
+registry; hidden tabs do no work; a models folder without backends still gives a page."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pn = pytest.importorskip("panel")
 hv = pytest.importorskip("holoviews")
 
-from test_ui_state import FakeGenerator, make_state  # noqa: E402  (fixtures shared with the state tests)
+from test_ui_state import CENS, DATA, GAUSS, FakeGenerator, make_state  # noqa: E402  (shared with the state tests)
 from test_ui_state import g32, reference  # noqa: E402,F401
 
 
@@ -42,22 +43,39 @@ def test_reference_sources_come_only_from_the_server_command_line(app_module, tm
     f = tmp_path / "run.nc"
     args = app_module.parse_args(["--reference", str(f), "--observed", str(tmp_path / "osi.nc")])
     sources = app_module.reference_sources(args)
-    assert sources == {"default": "default", "neXtSIM: run.nc": str(f.resolve()),
-                       "observed: osi.nc": str((tmp_path / "osi.nc").resolve())}
-    assert app_module.parse_args([]).cache_mb == 1024
+    assert sources == {"neXtSIM: run.nc": str(f.resolve()), "observed: osi.nc": str((tmp_path / "osi.nc").resolve())}
+    assert app_module.parse_args([]).cache_mb == 1024 and app_module.parse_args([]).models is None
+    assert app_module.parse_args(["--models", str(tmp_path)]).models == str(tmp_path)
 
 
 def test_create_app_builds_an_offline_template_without_a_server(app_module):
     template = app_module.create_app([])
     assert isinstance(template, pn.template.BootstrapTemplate)
     tabs = template.main[0]
-    assert [name for name in tabs._names] == ["Maps", "MIZ statistics", "Smoothing", "Watch it denoise", "About"]
+    assert list(tabs._names) == ["Maps", "MIZ statistics", "Smoothing", "Watch it denoise", "About"]
+    assert tabs.dynamic
+
+
+def test_a_models_folder_without_backends_still_gives_a_page(app_module, tmp_path):
+    (tmp_path / "half-trained").mkdir()
+    (tmp_path / "half-trained" / "config.json").write_text("{not json")
+    from seaice_explorer.ui.sidebar import Sidebar
+    from seaice_explorer.ui.tabs import AboutView
+
+    tabs = app_module.create_app(["--models", str(tmp_path)]).main[0]
+    tabs.active = 4
+    about = tabs[4].object().object  # the About tab's content, as Panel builds it when shown
+    assert "No backend found" in about and "half-trained" in about and "unreadable JSON" in about
+    state = app_module.create_state(app_module.parse_args(["--models", str(tmp_path)]))
+    assert state.backends == [] and "No backend" in Sidebar(state=state).no_backend.object
+    missing = app_module.create_state(app_module.parse_args(["--models", str(tmp_path / "absent")]))
+    assert missing.backends == [] and "not found" in AboutView(state=missing).content().object
 
 
 @pytest.fixture()
 def served_state(g32, reference):  # noqa: F811
     fake = FakeGenerator(g32)
-    state = make_state(fake, reference, bounds="none")
+    state = make_state(fake, reference, bounds="raw")
     state.generate()
     return state
 
@@ -71,64 +89,83 @@ def _figures(plot):
 def test_maps_view_links_panels_and_switches_variable_in_place(served_state):
     from bokeh.models import ColorBar
 
-    from seaice_explorer.ui.views import MapsView
+    from seaice_explorer.ui.maps_view import MapsView, panel_specs
 
     view = MapsView(state=served_state)
     plot = hv.renderer("bokeh").get_plot(view.pane.object)
     figs = _figures(plot.state)
-    assert len(figs) == 3  # reference + dm + ldm-censored
+    assert len(figs) == 3  # reference + two backends
     assert len({id(f.x_range) for f in figs}) == 1
     titles = [f.title.text for f in figs]
-    assert titles[0].startswith("reference") and titles[1].startswith("dm")
+    assert titles[0].startswith("reference") and titles[1].startswith(DATA)
     served_state.variable = "sit"  # the stream updates the existing figures
     bars = [r for f in figs for r in f.right if isinstance(r, ColorBar)]
     assert bars and all(b.title == "sea-ice thickness [m]" for b in bars)
-    assert view.member.end == 2 and len(view.panel_specs()) == 3
+    assert view.member.end == 2 and len(panel_specs(served_state)) == 3
 
 
-def test_sidebar_shows_rule_and_violations_that_change_with_bounds(served_state):
-    from seaice_explorer.ui.views import Sidebar
+def test_sidebar_offers_backends_and_bounds_from_the_registry(served_state):
+    from seaice_explorer.ui.sidebar import Sidebar
 
     bar = Sidebar(state=served_state)
-    assert "`dm` → **none**" in bar.rule.object
+    assert list(bar.backends.options.values()) == [DATA, GAUSS, CENS]
+    assert f"{CENS} · latent, censored decoder" in bar.backends.options
+    assert bar.dataset.visible  # two data sets in the fake registry: the selector shows
+    # the data-space backend cannot draw from a decoder: the mode is not offered, with its reason
+    assert list(bar.bounds.options) == ["raw mean", "clamp to bounds"]
+    assert "decoder draw" in bar.rule.object and "data space" in bar.rule.object
+    served_state.backends = [GAUSS, CENS]
+    assert list(bar.bounds.options) == ["raw mean", "clamp to bounds", "decoder draw"]
+    assert "not offered" not in bar.rule.object
+
+
+def test_sidebar_violations_change_with_bounds(served_state):
+    from seaice_explorer.ui.sidebar import Sidebar
+
+    bar = Sidebar(state=served_state)
     before = bar.violations.object
-    assert "none" in before and "**0 %**" not in before
-    served_state.bounds = "censored"
-    assert "falls back to clip" in bar.rule.object
-    assert bar.violations.object != before and "(censored): **0 %**" in bar.violations.object
+    assert f"`{DATA}` (raw)" in before and "**0 %**" not in before
+    served_state.bounds = "clamp"
+    assert bar.violations.object != before and f"`{CENS}` (clamp): **0 %**" in bar.violations.object
+    assert f"`{CENS}`: clamp(μ, l, u) is its censored decoder's point estimate" in bar.rule.object
+    served_state.bounds = "draw"  # refused: the shown results stay, the rule says why
+    assert "(clamp): **0 %**" in bar.violations.object and "not available" in bar.rule.object
+    assert served_state.bounds == "draw" and served_state.message_level == "warning"
 
 
 def test_downloads_produce_netcdf_and_png(served_state, tmp_path):
-    from seaice_explorer.ui.views import Downloads, MapsView
+    from seaice_explorer.ui.sidebar import Downloads
 
-    dl = Downloads(state=served_state, maps_view=MapsView(state=served_state))
+    dl = Downloads(state=served_state)
     path = tmp_path / dl.netcdf.filename
     path.write_bytes(dl._netcdf().getvalue())
     ds = xr.open_dataset(path)
-    assert ds.sizes["backend"] == 2 and ds.attrs["bounds_dm"] == "none"
+    assert ds.sizes["backend"] == 2 and ds.attrs[f"bounds_{DATA}"] == "raw"
     png = dl._png().getvalue()
     assert png[:4] == b"\x89PNG"
 
 
 def test_tabs_render_content(served_state):
-    from seaice_explorer.ui.views import AboutView, DenoiseView, MizView, SmoothingView
+    from seaice_explorer.ui.denoise_view import DenoiseView
+    from seaice_explorer.ui.tabs import AboutView, MizView, SmoothingView
 
-    miz = MizView(state=served_state)._content()
+    miz = MizView(state=served_state).content()
     assert isinstance(miz, pn.Column)
     hv_panes = [o for o in miz.objects if isinstance(o, pn.pane.HoloViews)]
     assert len(hv_panes) == 3
     hv.render(hv_panes[0].object, backend="bokeh")  # MIZ frequency maps and differences
     table = [o for o in miz.objects if isinstance(o, pn.pane.DataFrame)][0].object
-    assert list(table.index) == ["reference", "dm (none)", "ldm-censored (none)"]
-    smooth = SmoothingView(state=served_state)._content()
+    assert list(table.index) == ["reference", f"{DATA} (raw)", f"{CENS} (raw)"]
+    smooth = SmoothingView(state=served_state).content()
     layout = [o for o in smooth.objects if isinstance(o, pn.pane.HoloViews)][0].object
     assert len(layout) == 5  # one spectrum plot per variable
     dx_km = served_state.reference_data.spectra["sic"].attrs["dx_km"]
     for overlay in layout:  # curves stop at the Nyquist wavelength 2Δx (rings beyond it are partial)
         for curve in overlay:
             assert curve.dimension_values(0).min() >= 2 * dx_km - 1e-6
-    about = AboutView(state=served_state)._content().object
-    assert "not neXtSIM output" in about
+    about = AboutView(state=served_state).content().object
+    assert "not neXtSIM output" in about and f"`{CENS}`" in about and "half-trained" in about
+    assert "clamp(μ, l, u)" in about and "at the bounds" in about
     denoise = DenoiseView(state=served_state)
     served_state.record_trajectory()
     assert denoise.player.end == served_state.trajectory.n_steps - 1
@@ -137,23 +174,35 @@ def test_tabs_render_content(served_state):
 
 
 def test_hidden_tabs_do_no_work_until_shown(served_state):
-    from seaice_explorer.ui.views import MizView, SmoothingView, follow_active_tab
+    from seaice_explorer.ui.tabs import lazy_tabs
 
-    miz, smooth = MizView(state=served_state), SmoothingView(state=served_state)
-    tabs = pn.Tabs(("Maps", pn.pane.Markdown("maps")), ("MIZ", miz), ("Smoothing", smooth))
-    follow_active_tab(tabs, {1: miz, 2: smooth})
-    assert len(miz._holder) == 0 and miz._dirty  # never shown: nothing built
+    built: list[str] = []
+
+    def content(name):
+        return lambda: built.append(name) or pn.pane.Markdown(f"{name} {len(served_state.results)}")
+
+    tabs = lazy_tabs(served_state, ("Maps", pn.pane.Markdown("maps")), ("MIZ", content("miz")),
+                     ("Smoothing", content("smooth")))
+    model = tabs.get_root()  # Panel renders the shown tab only
+    assert built == []
     tabs.active = 1
-    assert miz.active and not smooth.active and len(miz._holder) == 1 and not miz._dirty
+    assert built == ["miz"]
+    tabs.active = 0
     served_state.seed = 5
-    served_state.generate()  # new results while the MIZ tab is shown: rebuilt at once
-    assert not miz._dirty and smooth._dirty and len(smooth._holder) == 0
+    served_state.generate()  # new results while the MIZ tab is hidden: nothing is built
+    assert built == ["miz"]
+    tabs.active = 1  # shown again after a change: rebuilt once
+    assert built == ["miz", "miz"]
+    tabs.active = 0
+    tabs.active = 1  # nothing changed since: kept
+    assert built == ["miz", "miz"]
     tabs.active = 2
-    assert len(smooth._holder) == 1 and not smooth._dirty
+    assert built == ["miz", "miz", "smooth"]
+    tabs._cleanup(model)
 
 
 def test_notifications_are_not_needed_outside_a_server(served_state):
-    from seaice_explorer.ui.views import connect_session
+    from seaice_explorer.ui.session import connect_session
 
     connect_session(served_state)  # no session: a no-op, no periodic callback is started
     assert not served_state.running

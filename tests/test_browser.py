@@ -2,7 +2,8 @@
 
 Serves ``app.py`` on a free localhost port, aborts (and records) every request that does not go
 to 127.0.0.1, then: loads the page with settings in the URL, selects two backends, generates
-2 samples with 10 steps, checks the maps are drawn, toggles the physical bounds and sees the
+2 samples with 10 steps, checks the maps are drawn, checks that the bounds mode a data-space
+backend cannot apply is not offered (with its reason), toggles the physical bounds and sees the
 violation fractions change, opens the MIZ tab, downloads the NetCDF and opens it with xarray,
 records a denoising replay, takes screenshots (also into docs/screenshots/), and requires no
 console errors.
@@ -11,6 +12,7 @@ console errors.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -139,23 +141,31 @@ def test_dashboard_end_to_end_offline(server, tmp_path):
             page.set_default_timeout(120_000)
             expect.set_options(timeout=120_000)  # generation on a 2-core CPU, model loading included
 
-            # settings travel in the URL: backends, seed, sample count, steps, bounds
+            # settings travel in the URL: backends, seed, sample count, steps, bounds (the old name
+            # "none" still works: it is the raw mean now)
             page.goto(f'{server}?backends=["dm"]&n=2&steps=10&seed=3&bounds=none')
             page.wait_for_selector("canvas")
             expect(page.get_by_text("Samples per model: 2")).to_be_visible()
             expect(page.get_by_role("checkbox", name="dm · data-space diffusion")).to_be_checked()
+            expect(page.get_by_role("button", name="raw mean", exact=True)).to_have_class(re.compile("active"))
+
+            # the data-space backend has no decoder to draw from: that mode is not offered, with the reason
+            rule = page.locator(".bounds-rule")
+            expect(rule).to_contain_text("diffuses in data space")
+            expect(page.get_by_role("button", name="decoder draw")).to_have_count(0)
 
             # two backends, the latent pair (fast on a CPU): Gaussian vs censored decoder
             page.get_by_text("dm · data-space diffusion").click()
-            page.get_by_text("ldm-gaussian · latent, Gaussian decoder").click()
-            page.get_by_text("ldm-censored · latent, censored decoder").click()
+            page.get_by_text("ldm-gaussian · latent diffusion, Gaussian decoder").click()
+            page.get_by_text("ldm-censored · latent diffusion, censored decoder").click()
+            expect(page.get_by_role("button", name="decoder draw")).to_have_count(1)
             page.get_by_role("button", name="Generate").click()
             expect(page.get_by_text("done in")).to_be_visible()
             summary = page.locator(".violation-summary")
             expect(summary).to_contain_text("ldm-censored")
             expect(summary).to_contain_text("ldm-gaussian")
             before = _text(summary)
-            assert "(none)" in before
+            assert "(raw)" in before
             page.wait_for_timeout(1500)  # let Bokeh paint the new figures
             canvases = page.locator(".maps canvas")
             assert canvases.count() >= 1
@@ -169,11 +179,11 @@ def test_dashboard_end_to_end_offline(server, tmp_path):
             assert any(t.startswith("reference") for t in titles), titles
             _save_screenshot(page, "maps.png", tmp_path)
 
-            # the bounds toggle is live: censored (ldm-censored) / clip (ldm-gaussian's fallback)
-            page.get_by_role("button", name="censored", exact=True).click()
-            expect(summary).to_contain_text("(censored): 0 %")
+            # the bounds toggle is live: clamp to bounds, the same projection on both backends
+            page.get_by_role("button", name="clamp to bounds", exact=True).click()
+            expect(summary).to_contain_text("ldm-censored (clamp): 0 %")
             after = _text(summary)
-            assert after != before and "(clip): 0 %" in after
+            assert after != before and "ldm-gaussian (clamp): 0 %" in after
 
             # MIZ statistics tab
             page.locator(".bk-tab", has_text="MIZ statistics").first.click()
@@ -189,7 +199,7 @@ def test_dashboard_end_to_end_offline(server, tmp_path):
             with xr.open_dataset(target) as ds:
                 assert list(ds["backend"].values) == ["ldm-gaussian", "ldm-censored"]
                 assert ds.sizes["sample"] == 2 and ds.attrs["seed"] == 3 and ds.attrs["steps"] == 10
-                assert ds.attrs["bounds_ldm-gaussian"] == "clip" and ds.attrs["bounds_ldm-censored"] == "censored"
+                assert ds.attrs["bounds_ldm-gaussian"] == "clamp" and ds.attrs["bounds_ldm-censored"] == "clamp"
 
             # the denoising replay: latent next to the decoded state
             page.locator(".bk-tab", has_text="Watch it denoise").first.click()

@@ -1,30 +1,49 @@
-"""Dashboard state in plain pytest: bounds rule, LRU by bytes, cache keys, errors, cancel, threads."""
+"""Dashboard state in plain pytest: registry-driven backends, the bounds choice, the results
+cache, cache keys, errors, cancel, threads."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
+import zlib
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
 from seaice_explorer import grid
+from seaice_explorer.configs import DenoiserConfig, VAEConfig
+from seaice_explorer.registry import BOUNDS, ModelEntry, Registry, discover
 from seaice_explorer.ui import analysis
-from seaice_explorer.ui.state import (
-    BACKENDS,
-    ByteLRU,
-    ExplorerState,
-    GenerationKey,
-    approx_nbytes,
-    bounds_rule,
-    effective_bounds,
-    format_fraction,
-)
+from seaice_explorer.ui.bounds import bounds_modes
+from seaice_explorer.ui.jobs import GenerationKey, ResultCache, approx_nbytes
+from seaice_explorer.ui.state import ExplorerState
+from seaice_explorer.ui.texts import format_fraction
 from seaice_explorer.variables import STATE_VARIABLES, VARIABLES
 
 SIZE = 32
+# Backend names unlike the shipped ones: nothing in the UI may depend on a name.
+DATA, GAUSS, CENS, OTHER = "pixel-dm", "latent-g", "latent-c", "arctic-2"
+
+
+def _entry(name: str, decoder: str | None = None, dataset: str = "default", selected: bool = False,
+           order: int = 0) -> ModelEntry:
+    if decoder is None:
+        cfg = DenoiserConfig(kind="dm", dataset=dataset, selected=selected, order=order, label=f"{name} · data space")
+        return ModelEntry(name, Path("/nowhere") / name, cfg, colour="#1b9e77")
+    cfg = DenoiserConfig(kind="ldm", vae=f"vae-{decoder}", latent_channels=8, latent_size=32, dataset=dataset,
+                         selected=selected, order=order, label=f"{name} · latent, {decoder} decoder")
+    return ModelEntry(name, Path("/nowhere") / name, cfg, VAEConfig(decoder=decoder), Path("/nowhere/vae"),
+                      colour="#d95f02")
+
+
+def fake_registry() -> Registry:
+    entries = [_entry(DATA, order=0), _entry(GAUSS, "gaussian", selected=True, order=1),
+               _entry(CENS, "censored", selected=True, order=2), _entry(OTHER, "censored", dataset="other.nc")]
+    return Registry(Path("/nowhere"), {e.name: e for e in entries}, {"half-trained": "config file missing"})
 
 
 @pytest.fixture(scope="module")
@@ -58,20 +77,21 @@ class FakeGenerator:
         self.fail: str | None = None
         self.gate: threading.Event | None = None  # block inside the sampler loop until set
 
-    def __call__(self, backend, n=16, steps=20, seed=0, bounds="none", sampler="heun", device="auto", *,
-                 callback=None, return_trajectory=False):
-        self.calls.append(dict(backend=backend, n=n, steps=steps, seed=seed, bounds=bounds, sampler=sampler))
+    def __call__(self, backend, n=16, steps=20, seed=0, bounds="raw", sampler="heun", device="auto", *,
+                 callback=None, models_dir=None, return_trajectory=False):
+        self.calls.append(dict(backend=backend, n=n, steps=steps, seed=seed, bounds=bounds, sampler=sampler,
+                               models_dir=models_dir))
         if self.fail:
             raise RuntimeError(self.fail)
-        if bounds.startswith("censored") and backend != "ldm-censored":
-            raise ValueError("censored needs ldm-censored")  # as the real API does
+        if bounds not in BOUNDS or (bounds == "draw" and backend == DATA):
+            raise ValueError(f"bounds {bounds!r} not available on {backend}")  # as the real API does
         for step in range(steps):
             if callback is not None:
-                callback(step, 1.0, None, None)
+                callback({"i": step, "sigma": 1.0, "x": None, "denoised": None})
             if self.gate is not None:
                 self.gate.wait(5)
-        rng = np.random.default_rng(seed + BACKENDS.index(backend))
-        fields = _fields(self.grid, rng, n, 0.0 if bounds != "none" else 0.3)
+        rng = np.random.default_rng(seed + zlib.crc32(backend.encode()) % 1000)
+        fields = _fields(self.grid, rng, n, 0.0 if bounds != "raw" else 0.3)
         ds = xr.Dataset({k: (("sample", "y", "x"), v, VARIABLES[k].cf_attrs()) for k, v in fields.items()},
                         coords=self.grid.coords).assign_coords(sample=np.arange(n))
         ds.attrs.update(self.grid.attrs, backend=backend, bounds=bounds, seed=seed, steps=steps, sampler=sampler)
@@ -99,7 +119,7 @@ def reference(g32) -> analysis.ReferenceData:
     return analysis.summarise_reference(ds, "test")
 
 
-def make_state(fake, reference, **kw) -> ExplorerState:
+def make_state(fake, reference, registry: Registry | None = None, **kw) -> ExplorerState:
     loader_calls = []
 
     def loader(spec: str) -> analysis.ReferenceData:
@@ -108,40 +128,100 @@ def make_state(fake, reference, **kw) -> ExplorerState:
             raise OSError("broken.nc: not a NetCDF file")
         return reference
 
-    kw.setdefault("backends", ["dm", "ldm-censored"])
+    kw.setdefault("backends", [DATA, CENS])
     kw.setdefault("n", 3)
     kw.setdefault("steps", 4)
-    state = ExplorerState(generate_fn=fake, reference_loader=loader,
-                          sources={"default": "default", "broken": "broken.nc"}, **kw)
+    state = ExplorerState(registry or fake_registry(), generate_fn=fake, reference_loader=loader,
+                          sources={"broken": "broken.nc"}, **kw)
     state.loader_calls = loader_calls  # type: ignore[attr-defined]
     return state
 
 
-# ---------------------------------------------------------------- bounds rule
-def test_bounds_rule_per_backend():
-    assert effective_bounds("ldm-censored", "censored") == "censored"
-    assert effective_bounds("dm", "censored") == "clip"
-    assert effective_bounds("ldm-gaussian", "censored") == "clip"
-    for b in BACKENDS:
-        assert effective_bounds(b, "none") == "none" and effective_bounds(b, "clip") == "clip"
-    assert bounds_rule(["dm", "ldm-censored"], "censored") == [("dm", "clip", True),
-                                                               ("ldm-censored", "censored", False)]
-    with pytest.raises(ValueError):
-        effective_bounds("gan", "none")
-    with pytest.raises(ValueError):
-        effective_bounds("dm", "sometimes")
-
-
-def test_generation_uses_the_bounds_rule(fake, reference):
-    state = make_state(fake, reference, bounds="censored")
+# ---------------------------------------------------------------- backends come from the registry
+def test_registry_drives_backends_defaults_and_datasets(fake, reference):
+    state = ExplorerState(fake_registry(), generate_fn=fake, reference_loader=lambda spec: reference)
+    assert state.param.dataset.objects == ["default", "other.nc"]
+    assert state.param.backends.objects == [DATA, GAUSS, CENS]  # one data set at a time
+    assert state.backends == [GAUSS, CENS]  # the configs' ``selected`` flags
+    assert state.denoise_backend == CENS and state.reference == "default"
+    assert state.colours()[CENS] == "#d95f02"
     state.generate()
-    assert {c["backend"]: c["bounds"] for c in fake.calls} == {"dm": "clip", "ldm-censored": "censored"}
-    assert state.applied_bounds() == {"dm": "clip", "ldm-censored": "censored"}
+    assert set(state.results) == {GAUSS, CENS} and fake.calls[0]["models_dir"] == Path("/nowhere")
+    state.dataset = "other.nc"  # its backends next to its own reference, old results dropped
+    assert state.param.backends.objects == [OTHER] and state.backends == [OTHER]
+    assert state.reference == "other.nc" and state.results == {} and state.denoise_backend == OTHER
+    with pytest.raises(ValueError):
+        state.backends = [DATA]  # not a backend of this data set
 
 
-# ---------------------------------------------------------------- LRU by bytes
-def test_lru_evicts_least_recently_used_within_budget():
-    cache = ByteLRU(budget_bytes=1000)
+def test_tiny_models_folder_drives_the_state(tiny_models, fake, reference):
+    registry = discover(tiny_models)
+    state = ExplorerState(registry, generate_fn=fake, reference_loader=lambda spec: reference)
+    assert registry.names and state.param.backends.objects == registry.names
+    assert state.backends == registry.default_selection("default")
+    state.backends = registry.names
+    state.bounds = "raw"
+    state.n, state.steps = 2, 2
+    state.generate()
+    assert [c["backend"] for c in fake.calls] == registry.names
+    assert {c["models_dir"] for c in fake.calls} == {registry.models_dir}
+
+
+def test_an_empty_models_folder_still_gives_a_state(fake, reference):
+    state = ExplorerState(Registry(Path("/empty"), {}), generate_fn=fake, reference_loader=lambda spec: reference)
+    assert state.backends == [] and state.denoise_backend is None and state.reference == "default"
+    assert state.generate() is None and "at least one backend" in state.message
+    assert state.record_trajectory() is None and not fake.calls
+    assert state.load_reference() and state.reference_data is reference  # the reference is still shown
+
+
+# ---------------------------------------------------------------- one bounds rule, no fallback
+def test_bounds_modes_say_why_draw_is_not_available():
+    reg = fake_registry()
+    modes = bounds_modes([reg.get(DATA), reg.get(CENS)])
+    assert list(modes) == ["raw", "clamp", "draw"]
+    assert modes["raw"] is None and modes["clamp"] is None
+    assert DATA in modes["draw"] and "data space" in modes["draw"]
+    assert bounds_modes([reg.get(GAUSS), reg.get(CENS)]) == {"raw": None, "clamp": None, "draw": None}
+
+
+def test_an_unavailable_mode_is_refused_with_a_message_never_changed(fake, reference):
+    state = make_state(fake, reference, bounds="clamp")
+    state.generate()
+    shown, calls = state.results, len(fake.calls)
+    state.bounds = "draw"  # live toggle with the data-space backend selected
+    assert state.bounds == "draw"  # not silently replaced by another mode
+    assert state.message_level == "warning" and "decoder draw" in state.message and DATA in state.message
+    assert state.results is shown and len(fake.calls) == calls  # nothing generated
+    assert state.generate() is None and len(fake.calls) == calls
+    assert state.bounds_problem() is not None
+    state.backends = [GAUSS, CENS]  # every selected backend can draw now
+    assert state.bounds_problem() is None
+    state.generate()
+    assert {c["bounds"] for c in fake.calls[calls:]} == {"draw"}
+    state.backends = [DATA]  # choosing a backend that cannot draw is reported at once
+    assert state.bounds == "draw" and "not available" in state.message
+
+
+def test_every_backend_gets_the_chosen_mode(fake, reference):
+    state = make_state(fake, reference, bounds="clamp", backends=[DATA, GAUSS, CENS])
+    state.generate()
+    assert {c["backend"]: c["bounds"] for c in fake.calls} == {DATA: "clamp", GAUSS: "clamp", CENS: "clamp"}
+    assert state.applied_bounds() == {DATA: "clamp", GAUSS: "clamp", CENS: "clamp"}
+
+
+def test_old_url_bounds_names_map_to_the_new_ones(fake, reference):
+    state = make_state(fake, reference)
+    read = state.param.bounds.deserialize
+    assert [read(v) for v in ("none", "clip", "censored", "censored-sample", "raw")] == \
+        ["raw", "clamp", "clamp", "draw", "raw"]
+    with pytest.raises(ValueError):
+        state.bounds = "censored"  # old names only come in through the URL
+
+
+# ---------------------------------------------------------------- the results cache
+def test_cache_evicts_least_recently_used_within_budget():
+    cache = ResultCache(budget_bytes=1000)
     a, b, c = np.zeros(50), np.zeros(50), np.zeros(50)  # 400 bytes each
     assert cache.put("a", a) and cache.put("b", b)
     assert cache.nbytes == 800
@@ -153,7 +233,7 @@ def test_lru_evicts_least_recently_used_within_budget():
     cache.put("a", np.zeros(10))  # replacing a key updates its size
     assert cache.nbytes == 480 and len(cache) == 2
     with pytest.raises(ValueError):
-        ByteLRU(0)
+        ResultCache(0)
 
 
 def test_approx_nbytes_counts_datasets_and_nested_containers(reference):
@@ -163,50 +243,48 @@ def test_approx_nbytes_counts_datasets_and_nested_containers(reference):
 
 
 def test_results_are_cached_by_key(fake, reference):
-    cache = ByteLRU(1 << 28)
+    cache = ResultCache(1 << 28)
     s1 = make_state(fake, reference, cache=cache)
     s1.generate()
     assert len(fake.calls) == 2 and len(cache) == 2
-    assert set(cache.keys()) == {GenerationKey("dm", 3, 4, "heun", 0, "clip", "default"),
-                                 GenerationKey("ldm-censored", 3, 4, "heun", 0, "censored", "default")}
+    assert set(cache.keys()) == {GenerationKey(DATA, 3, 4, "heun", 0, "clamp", "default"),
+                                 GenerationKey(CENS, 3, 4, "heun", 0, "clamp", "default")}
     # another session on the same server reuses both results: no new generation
     s2 = make_state(fake, reference, cache=cache)
     s2.generate()
     assert len(fake.calls) == 2
-    assert s2.results["dm"] is s1.results["dm"]
+    assert s2.results[DATA] is s1.results[DATA]
     # every part of the key matters
-    for change in ({"seed": 1}, {"n": 2}, {"steps": 5}, {"sampler": "euler"}):
+    for change in ({"seed": 1}, {"n": 2}, {"steps": 5}, {"sampler": "euler"}, {"bounds": "raw"}):
         before = len(fake.calls)
-        s3 = make_state(fake, reference, cache=cache, backends=["dm"], **change)
+        s3 = make_state(fake, reference, cache=cache, backends=[DATA], **change)
         s3.generate()
         assert len(fake.calls) == before + 1, change
 
 
 def test_bounds_toggle_regenerates_and_changes_violation_fraction(fake, reference):
-    state = make_state(fake, reference, bounds="none", backends=["ldm-censored"])
+    state = make_state(fake, reference, bounds="raw", backends=[CENS])
     state.generate()
-    raw = state.violation_summary()["ldm-censored"]
+    raw = state.violation_summary()[CENS]
     assert raw > 0.01
-    state.bounds = "censored"  # live toggle: regenerates because results are shown
-    assert state.applied_bounds() == {"ldm-censored": "censored"}
-    assert state.violation_summary()["ldm-censored"] == 0.0
+    state.bounds = "clamp"  # live toggle: regenerates because results are shown
+    assert state.applied_bounds() == {CENS: "clamp"}
+    assert state.violation_summary()[CENS] == 0.0
     assert format_fraction(0.0) == "0 %" and format_fraction(raw).endswith("%")
 
 
 def test_result_analysis_matches_direct_statistics(fake, reference):
-    state = make_state(fake, reference, backends=["dm"], bounds="none")
+    state = make_state(fake, reference, backends=[DATA], bounds="raw")
     state.generate()
-    res = state.results["dm"]
+    res = state.results[DATA]
     samples = res.samples
     sic = samples["sic"].values
     ocean = samples["mask"].values == 1
     area = samples["cell_area"].values
     expected = [(area * ((s >= 0.15) & ocean)).sum() / 1e12 for s in sic]
     np.testing.assert_allclose(res.extent, expected, rtol=1e-6)
-    # MIZ frequency by hand
     miz = ((sic >= 0.15 - 1e-6) & (sic <= 0.80 + 1e-6)).mean(0)
     np.testing.assert_allclose(res.miz_frequency.values[ocean], miz[ocean], atol=1e-12)
-    # violation fraction by hand, averaged over bounded variables
     fracs = []
     for v in ("sit", "sic", "sid"):
         x = samples[v].values[:, ocean]
@@ -244,15 +322,10 @@ def test_bad_reference_is_a_message_and_keeps_the_old_one(fake, reference):
 
 def test_absurd_parameters_are_rejected_by_param(fake, reference):
     state = make_state(fake, reference)
-    for name, value in (("n", 0), ("n", 65), ("steps", 10_000), ("seed", -1), ("variable", "temperature")):
+    for name, value in (("n", 0), ("n", 65), ("steps", 10_000), ("seed", -1), ("variable", "temperature"),
+                        ("bounds", "sometimes"), ("backends", ["gan"])):
         with pytest.raises(ValueError):
             setattr(state, name, value)
-
-
-def test_no_backend_is_a_warning(fake, reference):
-    state = make_state(fake, reference, backends=[])
-    assert state.generate() is None
-    assert state.message_level == "warning" and not fake.calls
 
 
 # ---------------------------------------------------------------- threads and cancel
@@ -275,13 +348,13 @@ def test_generation_runs_on_executor_and_cancel_stops_it(fake, reference):
 def test_progress_counts_sampler_steps(fake, reference):
     fake.gate = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        state = make_state(fake, reference, executor=pool, steps=10, backends=["dm"])
+        state = make_state(fake, reference, executor=pool, steps=10, backends=[DATA])
         job = state.generate()
         fake.gate.set()
         pool.shutdown(wait=True)
     assert job.done_steps == 10 and job.fraction == 1.0
     state.poll()
-    assert state.progress == 1.0 and "dm" in state.results and state.status.startswith("done")
+    assert state.progress == 1.0 and DATA in state.results and state.status.startswith("done")
 
 
 def test_new_seed_changes_seed_deterministically(fake, reference):
@@ -293,9 +366,9 @@ def test_new_seed_changes_seed_deterministically(fake, reference):
 
 # ---------------------------------------------------------------- map specs and replay
 def test_specs_for_maps(fake, reference):
-    state = make_state(fake, reference, backends=["dm"])
+    state = make_state(fake, reference, backends=[DATA])
     state.generate()
-    res = state.results["dm"]
+    res = state.results[DATA]
     spec = analysis.result_spec(res, "sit", "member", 2, True)
     np.testing.assert_array_equal(spec.values, res.samples["sit"].isel(sample=2).values)
     assert spec.label == "sea-ice thickness [m]" and spec.miz is not None
@@ -308,42 +381,42 @@ def test_specs_for_maps(fake, reference):
 
 
 def test_trajectory_replay(fake, reference):
-    state = make_state(fake, reference, denoise_backend="ldm-gaussian", steps=5)
+    state = make_state(fake, reference, denoise_backend=GAUSS, steps=5, bounds="draw", backends=[GAUSS])
     job = state.record_trajectory()
     traj = state.trajectory
     assert job.kind == "trajectory" and job.done_steps == 5
     assert traj.n_steps == 6 and state.denoise_step == 5  # 5 steps + the finished sample
-    assert fake.calls[-1]["bounds"] == "clip"  # the bounds rule applies to the replay too
+    assert fake.calls[-1]["bounds"] == "draw"  # the chosen mode, as for the ensembles
     assert traj.latent and traj.noisy_state(0).shape == (8, 8)
     assert traj.decoded_spec("sic", 5).title.endswith("finished sample")
     calls = len(fake.calls)
     state.record_trajectory()  # cached
     assert len(fake.calls) == calls and state.trajectory is traj
-    # the scaled noisy state is what the network sees: unit variance at every noise level
-    z0 = traj.noisy_state(0)
+    z0 = traj.noisy_state(0)  # the scaled noisy state is what the network sees
     assert z0.std() == pytest.approx(traj.state[0, 0].std() / np.sqrt(1 + traj.sigma[0] ** 2))
+    state.denoise_backend = DATA  # a data-space backend cannot draw: refused, not substituted
+    assert state.record_trajectory() is None and len(fake.calls) == calls and "not available" in state.message
 
 
-def test_state_module_does_not_import_panel():
-    code = "import sys, seaice_explorer.ui.state, seaice_explorer.ui.analysis; print('panel' in sys.modules)"
-    import subprocess
-
+def test_state_modules_do_not_import_panel_or_torch():
+    code = ("import sys, seaice_explorer.ui.state, seaice_explorer.ui.analysis, seaice_explorer.ui.texts; "
+            "print('panel' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split() == ["False", "False"]
 
 
 def test_export_netcdf_round_trip_keeps_provenance(fake, reference, tmp_path):
-    state = make_state(fake, reference, bounds="censored")
+    state = make_state(fake, reference, bounds="clamp")
     state.generate()
     ds = analysis.export_dataset(state.results, "default")
     path = tmp_path / "samples.nc"
     path.write_bytes(analysis.netcdf_bytes(ds))
     back = xr.open_dataset(path)
-    assert list(back["backend"].values) == ["dm", "ldm-censored"]
+    assert list(back["backend"].values) == [DATA, CENS]
     assert back["sic"].dims == ("backend", "sample", "y", "x") and back.sizes["sample"] == 3
-    assert back.attrs["bounds_dm"] == "clip" and back.attrs["bounds_ldm-censored"] == "censored"
+    assert back.attrs[f"bounds_{DATA}"] == "clamp" and back.attrs[f"bounds_{CENS}"] == "clamp"
     assert back.attrs["reference"] == "default" and back["sit"].attrs["units"] == "m"
-    np.testing.assert_array_equal(back["sic"].sel(backend="dm").values, state.results["dm"].samples["sic"].values)
+    np.testing.assert_array_equal(back["sic"].sel(backend=DATA).values, state.results[DATA].samples["sic"].values)
     with pytest.raises(ValueError):
         analysis.export_dataset({}, "default")
 
@@ -383,5 +456,5 @@ def test_generate_waits_for_a_reference_being_loaded(fake, reference):
             if not state.poll():
                 break
             threading.Event().wait(0.02)
-    assert [c["backend"] for c in fake.calls] == ["dm", "ldm-censored"]  # started once loaded
-    assert set(state.results) == {"dm", "ldm-censored"}
+    assert [c["backend"] for c in fake.calls] == [DATA, CENS]  # started once loaded
+    assert set(state.results) == {DATA, CENS}

@@ -1,11 +1,14 @@
-"""The analysis tabs: MIZ statistics, smoothing (spectra), the denoising replay and About.
+"""The analysis tabs (MIZ statistics, smoothing) and Panel's lazy tabs that hold them.
 
-:class:`LazyTab` views rebuild only while shown, so hidden tabs cost nothing when results
-change; the app tells them which tab is active (:func:`~seaice_explorer.ui.views.follow_active_tab`).
+:func:`lazy_tabs` is ``pn.Tabs(dynamic=True)``: Panel renders only the tab that is shown, and a
+tab's content function runs when its tab is first shown (``lazy``); it runs again when the
+results or the reference change while it is shown, or when it is shown again after they changed,
+never while it is hidden.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import holoviews as hv
@@ -13,58 +16,57 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from panel.viewable import Viewer
+from panel.viewable import Viewable, Viewer
 
 from ..plots import charts, maps
 from ..variables import STATE_VARIABLES, VARIABLES
 from . import analysis, texts
-from .state import ExplorerState, format_fraction
+from .state import ExplorerState
 
 
-# --------------------------------------------------------------------------- tabs drawn when shown
-class LazyTab(Viewer):
-    """A tab that rebuilds on new results only while it is shown (``active``), else when opened."""
+def _while_shown(index: int, build: Callable[[], Viewable]) -> Callable[..., Viewable]:
+    """``build`` for Panel to call on tab ``index``: skipped while hidden or when its inputs are unchanged."""
+    built: list[tuple[int, ...] | None] = [None]
+
+    def content(active: int, *inputs: object) -> Viewable:
+        key = tuple(id(v) for v in inputs)
+        if active != index or key == built[0]:
+            raise param.Skip  # Panel keeps what the tab shows
+        built[0] = key
+        return build()
+
+    return content
+
+
+def lazy_tabs(state: ExplorerState, *tabs: tuple[str, Viewable | Callable[[], Viewable]], **params) -> pn.Tabs:
+    """Tabs; a callable tab is content built by Panel when shown (see the module docstring)."""
+    out = pn.Tabs(dynamic=True, **params)
+    for index, (name, tab) in enumerate(tabs):
+        if callable(tab) and not isinstance(tab, Viewable):
+            tab = pn.panel(pn.bind(_while_shown(index, tab), out.param.active, state.param.results,
+                                   state.param.reference_data), lazy=True, sizing_mode="stretch_width")
+        out.append((name, tab))
+    return out
+
+
+class _ResultsTab(Viewer):
+    """A tab drawn from the results and the reference; ``content()`` builds it."""
 
     state = param.ClassSelector(class_=ExplorerState)
-    active = param.Boolean(default=False, doc="Set by the app when this tab is the one shown.")
 
-    def __init__(self, **params) -> None:
-        super().__init__(**params)
-        self._holder = pn.Column(sizing_mode="stretch_width")
-        self._dirty = True
-        self.state.param.watch(self._invalidate, ["results", "reference_data"])
-        if self.active:
-            self.refresh()
-
-    def _invalidate(self, *_: object) -> None:
-        self._dirty = True
-        if self.active:
-            self.refresh()
-
-    @param.depends("active", watch=True)
-    def _on_active(self) -> None:
-        if self.active and self._dirty:
-            self.refresh()
-
-    def refresh(self) -> None:
-        self._holder[:] = [self._content()]
-        self._dirty = False
-
-    def _content(self) -> pn.viewable.Viewable:
+    def content(self) -> Viewable:
         raise NotImplementedError
 
-    def __panel__(self) -> pn.viewable.Viewable:
-        return self._holder
+    def __panel__(self) -> Viewable:
+        return pn.panel(pn.bind(lambda *_: self.content(), self.state.param.results, self.state.param.reference_data))
 
 
-# --------------------------------------------------------------------------- MIZ statistics
-class MizView(LazyTab):
+class MizView(_ResultsTab):
     """MIZ frequency maps and differences, extent / MIZ-area histograms, scores, bound violations."""
 
-    def _content(self) -> pn.viewable.Viewable:
+    def content(self) -> Viewable:
         s = self.state
-        ref = s.reference_data
-        if ref is None or not s.results:
+        if s.reference_data is None or not s.results:
             return pn.pane.Markdown(texts.NO_RESULTS)
         return pn.Column(
             pn.pane.Markdown(texts.MIZ_HELP),
@@ -93,15 +95,15 @@ class MizView(LazyTab):
                                                         f"{b} − reference", kind="difference", clim=(-0.5, 0.5)),
                                         label="MIZ frequency difference"), frame=240)
                  for b, r in s.results.items() if r.miz_frequency_diff is not None]
-        ncols = max(len(panels), 1)
-        return maps.map_layout(panels + diffs, ncols=ncols).opts(title="MIZ frequency")
+        return maps.map_layout(panels + diffs, ncols=max(len(panels), 1)).opts(title="MIZ frequency")
 
     def _histograms(self):
         s, ref = self.state, self.state.reference_data
         extent = {"reference": ref.extent, **{b: r.extent for b, r in s.results.items()}}
         miz = {"reference": ref.miz_area, **{b: r.miz_area for b, r in s.results.items()}}
-        return (charts.histogram_overlay(extent, xlabel="sea-ice extent [10⁶ km²]", title="Extent")
-                + charts.histogram_overlay(miz, xlabel="MIZ area [10⁶ km²]", title="MIZ area")
+        colours = s.colours()
+        return (charts.histogram_overlay(extent, xlabel="sea-ice extent [10⁶ km²]", title="Extent", colours=colours)
+                + charts.histogram_overlay(miz, xlabel="MIZ area [10⁶ km²]", title="MIZ area", colours=colours)
                 ).opts(shared_axes=False)
 
     def _scores(self) -> pd.DataFrame:
@@ -115,7 +117,7 @@ class MizView(LazyTab):
                  "Share of values beyond their physical bounds (thickness < 0 m; concentration and damage "
                  "outside 0 to 1), per model and variable:"]
         for b, r in self.state.results.items():
-            parts = [f"{v} {format_fraction(float(r.beyond_maps[v].mean()))}" for v in r.beyond_maps.data_vars
+            parts = [f"{v} {texts.format_fraction(float(r.beyond_maps[v].mean()))}" for v in r.beyond_maps.data_vars
                      if v != "any"]
             lines.append(f"- `{b}` with bounds **{r.key.bounds}**: " + " · ".join(parts))
         return "\n".join(lines)
@@ -130,11 +132,11 @@ class MizView(LazyTab):
                                 "share of members beyond a bound", "Reds", (0.0, 1.0))
             panels.append(maps.map_panel(spec, frame=240))
         fracs = {b: r.beyond_fraction for b, r in self.state.results.items()}
-        bars = charts.fraction_bars(fracs, ylabel="beyond bounds [%]", title="All bounded variables", width=320)
+        bars = charts.fraction_bars(fracs, ylabel="beyond bounds [%]", title="All bounded variables", width=320,
+                                    colours=self.state.colours())
         return (maps.map_layout(panels) + bars).cols(len(panels) + 1) if panels else bars
 
 
-# --------------------------------------------------------------------------- smoothing
 def _resolved(spectrum) -> tuple[np.ndarray, np.ndarray]:
     """(wavelength, power) up to the grid's Nyquist wavenumber (rings beyond it are partial)."""
     k = spectrum["wavenumber"].values
@@ -143,97 +145,37 @@ def _resolved(spectrum) -> tuple[np.ndarray, np.ndarray]:
     return spectrum["wavelength"].values[keep], spectrum.values[keep]
 
 
-class SmoothingView(LazyTab):
+def _power_label(units: str) -> str:
+    return "power (dimensionless)" if units == "1" else f"power [{units}²]" if " " not in units \
+        else f"power [({units})²]"
+
+
+class SmoothingView(_ResultsTab):
     """Power spectra per variable, generated vs reference, on log-log axes."""
 
-    def _content(self) -> pn.viewable.Viewable:
+    def content(self) -> Viewable:
         s, ref = self.state, self.state.reference_data
         if ref is None or not s.results:
             return pn.pane.Markdown(texts.NO_RESULTS)
         plots = []
         for v in STATE_VARIABLES:
-            spectra = {}
-            if v in ref.spectra:
-                spectra["reference"] = _resolved(ref.spectra[v])
-            for b, r in s.results.items():
-                if v in r.spectra:
-                    spectra[b] = _resolved(r.spectra[v])
+            spectra = {"reference": _resolved(ref.spectra[v])} if v in ref.spectra else {}
+            spectra.update({b: _resolved(r.spectra[v]) for b, r in s.results.items() if v in r.spectra})
             if spectra:
-                units = VARIABLES[v].units
-                ylabel = "power (dimensionless)" if units == "1" else f"power [{units}²]" if " " not in units \
-                    else f"power [({units})²]"
-                plots.append(charts.spectra_overlay(spectra, title=VARIABLES[v].long_name, ylabel=ylabel,
-                                                    width=380, height=250, show_legend=not plots))
+                plots.append(charts.spectra_overlay(spectra, title=VARIABLES[v].long_name,
+                                                    ylabel=_power_label(VARIABLES[v].units), width=380, height=250,
+                                                    show_legend=not plots, colours=s.colours()))
         layout = hv.Layout(plots).cols(3).opts(shared_axes=False)
         return pn.Column(pn.pane.Markdown(texts.SMOOTHING_HELP), pn.pane.HoloViews(layout, backend="bokeh"),
                          sizing_mode="stretch_width")
 
 
-# --------------------------------------------------------------------------- denoising replay
-class DenoiseView(Viewer):
-    """Replay one sample's path from noise to ice, latent next to decoded, with explanations."""
+class AboutView(_ResultsTab):
+    """What the data and models are, stated honestly: the registry, broken folders, what is in use."""
 
-    state = param.ClassSelector(class_=ExplorerState)
-
-    def __init__(self, **params) -> None:
-        super().__init__(**params)
-        s = self.state
-        self.backend = pn.widgets.Select.from_param(s.param.denoise_backend, label="Model", width=200)
-        self.record = pn.widgets.Button(label="Record denoising", color="primary", align="end", width=180)
-        self.record.on_click(lambda _: s.record_trajectory())
-        self.player = pn.widgets.Player(label="Step", start=0, end=1, value=0, interval=350, loop_policy="once",
-                                        width=420, disabled=True)
-        self.player.link(s, value="denoise_step")
-        s.param.watch(lambda e: setattr(self.player, "value", e.new), ["denoise_step"])
-        self.sigma = pn.pane.Markdown("", margin=(0, 10))
-        self.pane = pn.pane.HoloViews(None, backend="bokeh")
-        s.param.watch(self._rebuild, ["trajectory"])
-        s.param.watch(self._on_step, ["denoise_step"])
-
-    def _on_step(self, *_: object) -> None:
-        traj = self.state.trajectory
-        if traj is None:
-            return
-        step = int(np.clip(self.state.denoise_step, 0, traj.n_steps - 1))
-        self.sigma.object = (f"Step **{step}** of {traj.n_steps - 1} · noise level σ = **{traj.sigma[step]:.3g}**"
-                             + (" · finished" if step == traj.n_steps - 1 else ""))
-
-    def _rebuild(self, *_: object) -> None:
-        s, traj = self.state, self.state.trajectory
-        if traj is None:
-            return
-        self.player.param.update(end=traj.n_steps - 1, disabled=False)
-        stream = hv.streams.Params(s, ["denoise_step", "variable"])
-        channel = 0 if traj.latent else traj.channels.index(s.variable) if s.variable in traj.channels else 0
-        what = "noisy latent, channel 0" if traj.latent else f"noisy {s.variable} (normalised)"
-
-        def noisy(denoise_step: int, variable: str):
-            return charts.latent_image(traj.noisy_state(denoise_step, channel), title=f"{traj.backend} · {what}",
-                                       clim=(-3, 3), frame=240 if traj.latent else 270)
-
-        decoded = maps.dynamic_panel(lambda denoise_step, variable: traj.decoded_spec(variable, denoise_step),
-                                     [stream], traj.geometry, frame=270)
-        self.pane.object = hv.Layout([hv.DynamicMap(noisy, streams=[stream]), decoded]).opts(shared_axes=False)
-        self._on_step()
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        explain = pn.Row(pn.pane.Markdown(texts.DIFFUSION, width=420), pn.pane.Markdown(texts.LATENT, width=420))
-        explain2 = pn.Row(pn.pane.Markdown(texts.BOUNDS, width=420), pn.pane.Markdown(texts.MIZ, width=420))
-        return pn.Column(pn.Row(self.backend, self.record), pn.Row(self.player, self.sigma), self.pane,
-                         explain, explain2, sizing_mode="stretch_width")
-
-
-
-# --------------------------------------------------------------------------- about
-class AboutView(Viewer):
-    """What the data and models are, stated honestly."""
-
-    state = param.ClassSelector(class_=ExplorerState)
-
-    @param.depends("state.reference_data", "state.results")
-    def _content(self) -> pn.viewable.Viewable:
+    def content(self) -> Viewable:
         s, ref = self.state, self.state.reference_data
-        lines = [texts.ABOUT, "### In use now"]
+        lines = [texts.ABOUT, texts.models_markdown(s.registry), texts.BOUNDS_HELP, "### In use now"]
         if ref is not None:
             lines.append(f"- Reference **{ref.name}**: {ref.kind}; {ref.n_states} states; grid "
                          f"{ref.ds.attrs.get('grid', 'unknown')}")
@@ -242,6 +184,3 @@ class AboutView(Viewer):
             lines.append(f"- `{b}`: checkpoints {a.get('checkpoint_sha256', 'n/a')}, sampler {a.get('sampler')}, "
                          f"{a.get('steps')} steps, bounds {a.get('bounds')}, device {a.get('device', 'n/a')}")
         return pn.pane.Markdown("\n".join(lines), sizing_mode="stretch_width", max_width=900)
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return pn.panel(self._content)

@@ -1,12 +1,18 @@
 """Plain-language texts of the dashboard: short enough to read aloud in a classroom, and honest.
 
-Markdown strings only (no Panel), so they can be reviewed and tested like any other data.
+Markdown strings and the small functions that fill them in (no Panel), so they can be reviewed
+and tested like any other data. No backend is named here: they come from the registry.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+
+from ..registry import BOUNDS, BOUNDS_LABELS, ModelEntry, Registry
+
 INTRO = """\
-**Sea-ice explorer** lets you generate Arctic sea-ice states with three diffusion models and
+**Sea-ice explorer** lets you generate Arctic sea-ice states with diffusion models and
 compare them with a reference, as in *Finn et al. (2024), Towards diffusion models for
 large-scale sea-ice modelling*. Pick the models and settings on the left and press **Generate**.
 """
@@ -31,15 +37,20 @@ numbers while they are being cleaned; the right picture shows what they decode t
 fine details can get smoothed out — the **Smoothing** tab shows how much.
 """
 
-BOUNDS = """\
+BOUNDS_HELP = """\
 ### What are physical bounds?
 Some numbers cannot go past a limit: ice cannot be thinner than 0 m, and a concentration (how
 much of a cell is covered by ice) must lie between 0 % and 100 %. A neural network does not know
-that, and may produce -3 % or 104 %. There are three ways to handle it:
-**none** shows the raw output with its mistakes; **clip** cuts values back to the limit
-afterwards; **censored** uses a decoder trained to *know* about the limits, so a value sitting
-exactly at 0 or 100 % is an answer it can give on purpose (only the `ldm-censored` model has it —
-the other models then use *clip*).
+that, and may produce -3 % or 104 %. There are three ways to show its output:
+**raw mean** is the output as it comes, mistakes included; **clamp to bounds** cuts values back
+to the limit, clamp(μ, l, u); **decoder draw** (latent models only) draws one map from the
+decoder's own spread instead of showing its mean.
+
+For the model with the **censored decoder** the bounded output is also clamp(μ, l, u): exactly
+the same projection as *clamp to bounds* on the other models. Where the censored and Gaussian
+models really differ is in what their decoder *learned*: the censored decoder puts weight
+exactly on the bounds (open water at 0 %, pack ice at 100 %), so more of its values sit right at
+a bound, not just near it. The *at the bounds* statistics show that difference.
 """
 
 MIZ = """\
@@ -83,10 +94,11 @@ ABOUT = """\
   730 daily states on a 128 × 128 EASE2-North grid (50 km), made by a procedural generator with
   the real Arctic land mask and plausible seasonal ice. It is **not neXtSIM output** and not
   observations. It exists so the explorer works offline, out of the box, with no download.
-- **The shipped models** (`dm`, `ldm-gaussian`, `ldm-censored`) were trained by this project on
-  that synthetic reference; their model cards in `models/*/README.md` give the data, the
-  command, the hardware, the training time and the scores. They have learnt the synthetic
-  reference, so they say nothing yet about real sea ice.
+- **The shipped models** (listed below, read from `models/*/config.json`) were trained by this
+  project on that synthetic reference; their model cards in `models/*/README.md` give the data,
+  the command, the hardware, the training time and the scores. They have learnt the synthetic
+  reference, so they say nothing yet about real sea ice. Your own trained models appear here
+  when the server starts with `panel serve app.py --args --models DIR`.
 - **Real neXtSIM output** can be used as the reference: start the server with
   `panel serve app.py --args --reference /path/to/nextsim_output.nc` (a neXtSIM / NEMO-CREG025
   file with `sit`, `sic`, `damage`, `siu`, `siv`; add `--grid ds_auxiliary.nc` when the file
@@ -103,12 +115,39 @@ independent re-implementation for teaching and exploration, not the authors' cod
 """
 
 
-def bounds_rule_markdown(rows: list[tuple[str, str, bool]], requested: str) -> str:
-    """The bounds rule, per selected backend, as a short Markdown list."""
-    if not rows:
+def format_fraction(value: float) -> str:
+    """A fraction as a percentage with sensible precision (``0 %`` exactly when zero)."""
+    if not math.isfinite(value):
+        return "n/a"
+    if value == 0:
+        return "0 %"
+    pct = 100 * value
+    return f"{pct:.2f} %" if pct >= 0.01 else "< 0.01 %"
+
+
+def bounds_markdown(mode: str, modes: Mapping[str, str | None], entries: Sequence[ModelEntry]) -> str:
+    """The chosen bounds mode, what it does, and why the other modes are not offered (if so)."""
+    if not entries:
         return "_No backend selected._"
-    lines = [f"Requested: **{requested}**"]
-    for backend, applied, fell_back in rows:
-        note = " (no censored decoder: falls back to clip)" if fell_back else ""
-        lines.append(f"- `{backend}` → **{applied}**{note}")
+    lines = [f"**{BOUNDS_LABELS[mode]}**: {BOUNDS[mode].split(': ', 1)[-1]}"]
+    if modes.get(mode):
+        lines.append(f"- ⚠ **not available**: {modes[mode]}. Generate is refused until you pick another mode.")
+    lines += [f"- _{BOUNDS_LABELS[m]}_ not offered: {why}" for m, why in modes.items() if why and m != mode]
+    if mode == "clamp":
+        lines += [f"- `{e.name}`: clamp(μ, l, u) is its censored decoder's point estimate (the same projection)"
+                  for e in entries if e.decoder == "censored"]
+    return "\n".join(lines)
+
+
+def models_markdown(registry: Registry) -> str:
+    """The backends of the models directory and the folders that could not be read."""
+    lines = [f"### Models in `{registry.models_dir}`"]
+    for e in registry.entries.values():
+        decoder = "data space, no decoder" if e.decoder == "none" else f"latent, {e.decoder} decoder"
+        lines.append(f"- `{e.name}`: {e.label} ({decoder}); data set **{e.dataset}**; variables "
+                     f"{', '.join(e.variables)}")
+    if not registry.entries:
+        lines.append("- **No backend found.** Train one (`seaice-explorer train`) or start the server with "
+                     "`--models DIR` pointing at a folder of trained models.")
+    lines += [f"- ⚠ `{folder}` could not be used: {why}" for folder, why in registry.broken.items()]
     return "\n".join(lines)
