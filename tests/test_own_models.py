@@ -65,3 +65,20 @@ def test_bench(own: tuple[Path, Path]) -> None:
     report = run_bench(n=1, steps=1, device="cpu", precisions=("float32",), models_dir=str(own[0]), train=False)
     row = report["sampling"]["ldm-mine/float32"]
     assert "error" not in row and row["seconds"] > 0, json.dumps(report)
+
+
+def test_app_offers_it(own: tuple[Path, Path]) -> None:
+    from seaice_explorer.ui.state import ExplorerState
+
+    root, data = own
+    state = ExplorerState(discover(root), auto_regenerate=False)
+    assert state.param.backends.objects == ["ldm-mine"] and state.backends == ["ldm-mine"]
+    assert state.dataset == str(data.resolve()) and state.reference == state.dataset
+    assert state.bounds_modes() == {"raw": None, "clamp": None, "draw": None}
+
+
+def test_ui_sampler_names_match_the_samplers() -> None:
+    from seaice_explorer.diffusion.samplers import SAMPLERS
+    from seaice_explorer.ui.state import SAMPLERS as UI_SAMPLERS
+
+    assert set(UI_SAMPLERS) == set(SAMPLERS)

@@ -1,4 +1,4 @@
-"""Readers: xarray in, canonical CF Dataset out (neXtSIM, OSI SAF, NSIDC, the default reference).
+"""Readers: xarray in, canonical CF Dataset out (neXtSIM, OSI SAF, NSIDC, the bundled datasets).
 
 Names are imported on first use (PEP 562), so ``import seaice_explorer.data`` stays light.
 """
@@ -14,10 +14,15 @@ _EXPORTS: dict[str, str] = {
     "detect_format": "readers",
     "default_reference_path": "readers",
     "data_dir": "readers",
+    "osisaf_dataset_path": "readers",
     "open_nextsim": "nextsim",
     "open_canonical": "nextsim",
     "open_osisaf": "observations",
     "open_nsidc": "observations",
+    "to_model_grid": "osisaf",
+    "select_split": "osisaf",
+    "training_subset": "osisaf",
+    "build_osisaf_dataset": "osisaf",
     "validate_dataset": "validate",
     "open_raw": "validate",
     "read_osisaf_index": "indices",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import os
+from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Literal
@@ -11,7 +13,8 @@ import xarray as xr
 
 from ..errors import SeaIceInputError
 from .nextsim import GridLike, canonical_to_canonical, nextsim_to_canonical, state_names
-from .observations import is_nsidc, is_osisaf, nsidc_to_canonical, osisaf_to_canonical
+from .observations import is_nsidc, is_osisaf, nsidc_to_canonical, open_osisaf, osisaf_paths, osisaf_to_canonical
+from .osisaf import OSISAF_DATASET_FILE, open_osisaf_dataset, parse_osisaf_name, select_split
 from .validate import GRID_COORDS, Chunks, open_raw
 
 #: Environment variable naming the folder that holds the bundled default reference.
@@ -32,6 +35,26 @@ def default_reference_path() -> Path:
     return data_dir() / DEFAULT_REFERENCE_FILE
 
 
+def osisaf_dataset_path() -> Path:
+    """Path of the bundled OSI SAF OSI-450-a 2016–2019 dataset on the 128² model grid (``"osisaf"``)."""
+    return data_dir() / OSISAF_DATASET_FILE
+
+
+def _is_many(name_or_path: object) -> bool:
+    return not isinstance(name_or_path, (str, PathLike)) or glob.has_magic(str(name_or_path))
+
+
+def _is_osisaf_file(path: Path) -> bool:
+    """Whether a NetCDF file holds OSI SAF ``ice_conc`` + ``status_flag`` (reads the metadata only)."""
+    if not path.is_file():
+        return False
+    try:
+        with xr.open_dataset(path, chunks={}, decode_times=False) as src:
+            return is_osisaf(src)
+    except Exception:  # a foreign file: open_raw reports it properly
+        return False
+
+
 def detect_format(src: xr.Dataset) -> Format | None:
     """Which reader fits an opened Dataset, from its variables (None when none does)."""
     if is_osisaf(src):
@@ -44,20 +67,42 @@ def detect_format(src: xr.Dataset) -> Format | None:
     return None
 
 
-def open_reference(name_or_path: str | PathLike = "default", *, chunks: Chunks = "auto", grid: GridLike = None,
-                   ancillary_dir: str | PathLike | None = None, valid_ice_mask: bool | None = None) -> xr.Dataset:
-    """Open the bundled reference (``"default"``) or any supported file as a canonical Dataset.
+def open_reference(name_or_path: str | PathLike | Sequence[str | PathLike] = "default", *, chunks: Chunks = "auto",
+                   grid: GridLike = None, ancillary_dir: str | PathLike | None = None,
+                   valid_ice_mask: bool | None = None, split: str | None = None) -> xr.Dataset:
+    """Open a bundled dataset by name, or any supported file, glob or list of files, as a canonical Dataset.
 
-    A path is read by content: OSI SAF (``ice_conc`` + ``status_flag``), NSIDC (``conc_raw`` or
-    ``cdr_seaice_conc``), canonical (state variables with lat/lon/mask/cell_area, e.g. the
-    reference or ``generate`` output) or neXtSIM (state variables or aliases such as ``damage``).
-    ``grid`` is used by neXtSIM files without a grid; ``ancillary_dir`` and ``valid_ice_mask``
-    by NSIDC files.
+    Names: ``"default"`` (the synthetic neXtSIM-like reference); ``"osisaf"`` (real OSI SAF
+    OSI-450-a sic, every day of 2016–2019 on the 128² model grid, lazily) and ``"osisaf:SPLIT"``
+    with SPLIT ``train`` (2016–2018), ``validation`` (2019), a year (``osisaf:2019``) or years
+    (``osisaf:2016-2017``). ``split=`` selects the same on any name or file with a time axis.
+    A path is read by content: OSI SAF (``ice_conc`` + ``status_flag``; a glob or list of OSI SAF
+    files gives one lazy Dataset over time), NSIDC (``conc_raw`` or ``cdr_seaice_conc``),
+    canonical (state variables with lat/lon/mask/cell_area, e.g. the reference or ``generate``
+    output) or neXtSIM (state variables or aliases such as ``damage``). ``grid`` is used by
+    neXtSIM files without a grid; ``ancillary_dir`` and ``valid_ice_mask`` by NSIDC files.
 
-    >>> ref = open_reference("default")  # doctest: +SKIP
-    >>> ref.sic.dims  # doctest: +SKIP
-    ('time', 'y', 'x')
+    >>> ref = open_reference("osisaf:validation")  # doctest: +SKIP
+    >>> ref.sic.dims, ref.attrs["split_period"]  # doctest: +SKIP
+    (('time', 'y', 'x'), '2019-01-01..2019-12-31')
     """
+    osisaf_split = parse_osisaf_name(name_or_path)
+    if osisaf_split is not None:
+        return open_osisaf_dataset(osisaf_dataset_path(), split or osisaf_split, chunks)
+    ds = _open_reference(name_or_path, chunks=chunks, grid=grid, ancillary_dir=ancillary_dir,
+                         valid_ice_mask=valid_ice_mask)
+    return ds if split is None else select_split(ds, split)
+
+
+def _open_reference(name_or_path: str | PathLike | Sequence[str | PathLike], *, chunks: Chunks, grid: GridLike,
+                    ancillary_dir: str | PathLike | None, valid_ice_mask: bool | None) -> xr.Dataset:
+    if _is_many(name_or_path):
+        files = osisaf_paths(name_or_path)
+        if _is_osisaf_file(files[0]):
+            return open_osisaf(name_or_path, chunks)  # one lazy Dataset over time
+        if not isinstance(name_or_path, (str, PathLike)):
+            raise SeaIceInputError(files[0], "a list of files is read only for OSI SAF",
+                                   "Pass other products one file at a time, or as a glob")
     if str(name_or_path) == "default":
         path = default_reference_path()
         if not path.exists():
@@ -66,6 +111,8 @@ def open_reference(name_or_path: str | PathLike = "default", *, chunks: Chunks =
                                    f"folder holding {DEFAULT_REFERENCE_FILE}")
     else:
         path = Path(name_or_path)
+    if _is_osisaf_file(path):
+        return open_osisaf(path, chunks)  # raw integers, lazily: much faster than xarray's float64 decoding
     src = open_raw(path, chunks)
     kind = detect_format(src)
     if kind == "osisaf":

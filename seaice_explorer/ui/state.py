@@ -26,7 +26,8 @@ from .jobs import GenerateFn, GenerationKey, Job, ResultCache
 
 log = logging.getLogger(__name__)
 
-SAMPLERS: tuple[str, ...] = ("heun", "euler", "ddim")
+#: The sampler names of diffusion.samplers.SAMPLERS (kept here so the page starts without torch; a test checks they agree).
+SAMPLERS: tuple[str, ...] = ("heun", "euler", "ddim", "dpmpp-2m")
 ReferenceLoader = Callable[[str], "analysis.ReferenceData"]
 
 
