@@ -114,6 +114,7 @@ class VAEConfig(_ConfigMixin):
     # (z - latent_mean) / latent_std of the posterior means z of the training set. None: not yet set.
     latent_mean: tuple[float, ...] | None = None
     latent_std: tuple[float, ...] | None = None
+    dataset: str = DEFAULT_DATASET  # the data it was trained on (as in DenoiserConfig)
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:

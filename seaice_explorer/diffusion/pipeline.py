@@ -29,7 +29,8 @@ import xarray as xr
 from torch import nn
 
 from ..checkpoints import checkpoint_hash, load_checkpoint
-from ..configs import CONFIG_FILE, WEIGHTS_FILE, DenoiserConfig, VAEConfig
+from ..configs import CONFIG_FILE, DEFAULT_DATASET, WEIGHTS_FILE, DenoiserConfig, VAEConfig
+from ..data import open_reference
 from ..errors import SeaIceInputError
 from ..grid import default_grid
 from ..networks.censored import bounds_tensors, censored_point, censored_sample, per_channel
@@ -140,13 +141,27 @@ class Pipeline:
         return to_physical(mu, scale, cfg.variables, cfg.mean, cfg.std, bounds, generator, self.entry.decoder)
 
 
-def grid_of(cfg: DenoiserConfig | VAEConfig) -> xr.Dataset:
-    """The data-space grid a model was trained on (the default EASE2-North grid at its size)."""
+def grid_of(entry: ModelEntry) -> xr.Dataset:
+    """The data-space grid a backend was trained on: its dataset's own grid (coordinates, land mask,
+    cell areas; e.g. the OSI SAF land/lake mask), else the default EASE2-North grid at its size."""
+    cfg = entry.vae_config or entry.config
+    if cfg.dataset != DEFAULT_DATASET:
+        try:
+            ds = open_reference(cfg.dataset)
+        except (SeaIceInputError, OSError) as err:
+            log.warning("%s: cannot open its dataset %s for the grid (%s); using the default grid",
+                        entry.name, cfg.dataset, err)
+        else:
+            if ds.sizes.get("y") == cfg.grid_size == ds.sizes.get("x"):
+                grid = xr.Dataset(coords={k: ds[k].load() for k in ("y", "x", "lat", "lon", "mask", "cell_area")
+                                          if k in ds.coords or k in ds.variables})
+                grid.attrs.update({k: ds.attrs[k] for k in ("grid", "proj4", "resolution_m") if k in ds.attrs})
+                return grid
     text = str(cfg.grid)
     if text == "default" or text.startswith("EASE2-North"):
         return default_grid(cfg.grid_size)
     raise SeaIceInputError("grid", f"the model was trained on grid {text!r}, which cannot be rebuilt here",
-                           "Train on the default EASE2-North grid (grid.default_grid)")
+                           "Keep its dataset where the config's 'dataset' points, or train on the default grid")
 
 
 def build_pipeline(entry: ModelEntry, net: nn.Module, vae: nn.Module | None, grid: xr.Dataset,
@@ -184,4 +199,4 @@ def _load_cached(entry: ModelEntry, stamps: tuple, device: str) -> Pipeline:
         raise SeaIceInputError(entry.path, f"trained on VAE {want}, but {entry.vae_path.name} is {hashes[0][1]}",
                                "Retrain the latent denoiser on the current VAE (or restore that VAE)")
     log.info("loaded backend %s on %s (%s)", entry.name, device, ", ".join(f"{n}:{h}" for n, h in hashes))
-    return build_pipeline(entry, net, vae, grid_of(entry.vae_config or entry.config), hashes)
+    return build_pipeline(entry, net, vae, grid_of(entry), hashes)

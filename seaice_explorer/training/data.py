@@ -21,6 +21,7 @@ import xarray as xr
 from torch import Tensor
 
 from ..data import open_reference
+from ..data.osisaf import OSISAF_NAME, training_subset
 from ..errors import SeaIceInputError
 from ..variables import STATE_VARIABLES, VARIABLES
 
@@ -52,9 +53,14 @@ class TrainingData:
 
 
 def dataset_name(data: object) -> str:
-    """The ``dataset`` a model's config records for its training data: ``default``, a path, or the title."""
+    """The ``dataset`` a model's config records for its training data: a dataset name (``default``,
+    ``osisaf``; a split suffix dropped), a file's absolute path, or the data's title."""
     if isinstance(data, (str, os.PathLike)):
-        return "default" if str(data) == "default" else str(Path(data).expanduser().resolve())
+        text = str(data)
+        name = text.split(":", 1)[0]
+        if name in ("default", OSISAF_NAME):
+            return name
+        return str(Path(text).expanduser().resolve())
     attrs = getattr(getattr(data, "ds", data), "attrs", {}) or {}
     return str(attrs.get("dataset") or attrs.get("title") or "in-memory data")
 
@@ -72,23 +78,31 @@ def open_data(data: str | os.PathLike | xr.Dataset) -> tuple[xr.Dataset, str]:
     """The canonical Dataset behind ``data`` ("default", a path, or a Dataset) and a description."""
     if isinstance(data, xr.Dataset):
         return data, str(data.attrs.get("title") or data.attrs.get("source") or "in-memory Dataset")
-    ds = open_reference(data)
+    ds = training_subset(open_reference(data))  # a dataset that declares a split trains on "train" only
     if str(data) == "default":
         kind = ds.attrs.get("reference_kind", "default reference")
         return ds, f"default reference data/nextsim_like_default.nc ({kind})"
-    return ds, str(data)
+    period = f", {ds.attrs['split']} split {ds.attrs['split_period']}" if "split_period" in ds.attrs else ""
+    return ds, f"{data} ({ds.attrs.get('reference_kind') or ds.attrs.get('title') or 'canonical file'}{period})"
 
 
 def load_training_data(
     data: str | os.PathLike | xr.Dataset | TrainingData,
-    variables: Sequence[str] = STATE_VARIABLES,
+    variables: Sequence[str] | None = None,
     normalisation: Normalisation | tuple[Sequence[float], Sequence[float]] = "table",
 ) -> TrainingData:
-    """Normalised states of ``data`` for training; ``normalisation`` is "table", "data" or (mean, std)."""
+    """Normalised states of ``data`` for training; ``normalisation`` is "table", "data" or (mean, std).
+
+    ``variables``: the channels, in order; None = the state variables the data holds (``sic`` alone
+    for the observed OSI SAF dataset, all five for neXtSIM-like data).
+    """
     if isinstance(data, TrainingData):
         return data
     ds, source = open_data(data)
-    variables = tuple(variables)
+    variables = tuple(variables) if variables else tuple(v for v in STATE_VARIABLES if v in ds.data_vars)
+    if not variables:
+        raise SeaIceInputError(source, f"no state variable in the data (found {list(ds.data_vars)})",
+                               f"Train on a canonical Dataset with some of {list(STATE_VARIABLES)}")
     missing = [v for v in variables if v not in ds.data_vars]
     if missing:
         raise SeaIceInputError(source, f"variables {missing} missing (found {list(ds.data_vars)})",

@@ -70,7 +70,7 @@ def train_diffusion(
         td, latents, params = _latent_data(params, data, vae, device)
         fields = latents
     elif kind == "dm":
-        td = load_training_data(data, tuple(params.get("variables") or DenoiserConfig.variables), normalisation)
+        td = load_training_data(data, params.get("variables"), normalisation)
         fields = td.fields
         if opts.crop and opts.crop >= td.grid_size:
             opts = dataclasses.replace(opts, crop=None)

@@ -20,7 +20,7 @@ from ..errors import SeaIceInputError
 from ..networks import VAE
 from ..registry import native_bounds
 from ..variables import VARIABLES
-from .data import Normalisation, TrainingData, denormalise, load_training_data, random_crop
+from .data import Normalisation, TrainingData, dataset_name, denormalise, load_training_data, random_crop
 from .loops import TrainOptions, TrainResult, fit, seeded_module
 from .report import save_states_png
 
@@ -44,10 +44,10 @@ def train_vae(
     """
     opts = dataclasses.replace(options or TrainOptions(), steps=steps, **overrides)
     params = config.to_dict() if isinstance(config, VAEConfig) else dict(config or {})
-    variables = tuple(params.get("variables") or VAEConfig.variables)
-    td = load_training_data(data, variables, normalisation)
+    td = load_training_data(data, params.get("variables"), normalisation)
     params.update(variables=list(td.variables), grid_size=td.grid_size, grid=td.grid,
                   mean=list(td.mean), std=list(td.std))
+    params.setdefault("dataset", dataset_name(data))
     cfg = VAEConfig.from_dict(params)
     size = opts.crop or td.grid_size
     if size % cfg.downsample or size > td.grid_size:
