@@ -67,12 +67,14 @@ def create_app(argv: Sequence[str] | None = None):
     """Build one session's page: state, views and the (offline) Bootstrap template."""
     import panel as pn
 
+    from seaice_explorer.runtime import configure_allocator
     from seaice_explorer.ui.denoise_view import DenoiseView
     from seaice_explorer.ui.maps_view import MapsView
     from seaice_explorer.ui.session import connect_session
     from seaice_explorer.ui.sidebar import Downloads, Sidebar
     from seaice_explorer.ui.tabs import AboutView, MizView, SmoothingView, lazy_tabs
 
+    configure_allocator()  # once per server process: the fast allocator without LD_PRELOAD
     args = parse_args(argv)
     pn.extension(notifications=True)
     state = create_state(args)

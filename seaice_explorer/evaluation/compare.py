@@ -193,12 +193,13 @@ def miz_frequency_difference(own: SetSummary, ref: SetSummary) -> xr.DataArray |
 
 # --------------------------------------------------------------------------- one set vs the reference
 def score_set(ds: xr.Dataset, ref: ReferenceSummary, dim: str = "sample", *,
-              marginals: bool = True) -> tuple[dict[str, float], SetSummary]:
+              marginals: bool = True, maps: bool = True) -> tuple[dict[str, float], SetSummary]:
     """The score columns of one set against the reference, and the set's summary (maps, figures).
 
     ``marginals=False`` leaves out the energy and W1 distances of the marginal distributions
-    (``{v}_energy``, ``{v}_marginal_w1``, ``energy_norm``): the app does not show them, and they
-    need the reference's full value distributions.
+    (``{v}_energy``, ``{v}_marginal_w1``, ``energy_norm``), ``maps=False`` the mean/std-map RMSEs
+    (``{v}_mean_rmse``, ``{v}_std_rmse``, ``*_rmse_norm``): the app shows neither, and the first
+    needs the reference's full value distributions.
     """
     ds = ds.load()
     own = SetSummary.of(ds, dim)
@@ -211,12 +212,12 @@ def score_set(ds: xr.Dataset, ref: ReferenceSummary, dim: str = "sample", *,
     on_grid = same_grid(ds, ref.ds)
     if on_grid and own.miz_frequency is not None and r.miz_frequency is not None:
         row["miz_freq_rmse"] = float(compare.area_weighted_rmse(own.miz_frequency, r.miz_frequency))
-    norm: dict[str, list[float]] = {"mean_rmse_norm": [], "std_rmse_norm": []}
+    norm: dict[str, list[float]] = {"mean_rmse_norm": [], "std_rmse_norm": []} if maps else {}
     if marginals:
         norm["energy_norm"] = []
     for v in names:
         scale = VARIABLES[v].std
-        for stat in ("mean", "std") if on_grid else ():
+        for stat in ("mean", "std") if on_grid and maps else ():
             rmse = float(compare.area_weighted_rmse(own.maps[v].sel(statistic=stat), r.maps[v].sel(statistic=stat)))
             row[f"{v}_{stat}_rmse"] = rmse
             norm[f"{stat}_rmse_norm"].append(rmse / scale)

@@ -46,10 +46,13 @@ def miz_frequency_difference(gen: xr.Dataset | xr.DataArray, ref: xr.Dataset | x
 def area_weighted_rmse(a: xr.DataArray, b: xr.DataArray, dims: Sequence[str] = SPATIAL) -> xr.DataArray:
     """sqrt(Σ A (a − b)² / Σ A) over ocean cells where both are finite (A = cell_area)."""
     w = cell_area(a) if "cell_area" in a.coords else cell_area(b)
-    diff2 = (a - b) ** 2
-    valid = diff2.notnull() & ocean(a) & ocean(b) & w.notnull()
-    out = np.sqrt(diff2.where(valid).weighted(w.where(valid, 0.0)).mean(dims))
-    out = out.drop_vars([c for c in ("cell_area", "mask", "lat", "lon") if c in out.coords])
+    keep = ocean(a) & ocean(b) & w.notnull()
+    # the grid coordinates have served (area, mask); dropping them spares xarray re-aligning them at every step
+    plain = [c for c in ("cell_area", "mask", "lat", "lon") if c in a.coords or c in b.coords]
+    diff2 = (a.drop_vars(plain, errors="ignore") - b.drop_vars(plain, errors="ignore")) ** 2
+    keep = keep.drop_vars(plain, errors="ignore") if isinstance(keep, xr.DataArray) else keep
+    valid = diff2.notnull() & keep
+    out = np.sqrt(diff2.where(valid).weighted(w.drop_vars(plain, errors="ignore").where(valid, 0.0)).mean(dims))
     out.attrs = {"long_name": "area-weighted RMSE", "units": a.attrs.get("units", "")}
     return out
 

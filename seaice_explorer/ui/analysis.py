@@ -181,7 +181,7 @@ class Result(_Maps):
 def analyse(samples: xr.Dataset, reference: ReferenceData, *, key: Any, seconds: float) -> Result:
     """Everything the dashboard shows about one generated ensemble, against ``reference``."""
     samples = samples.load()
-    row, own = compare.score_set(samples, reference.reference, "sample", marginals=False)
+    row, own = compare.score_set(samples, reference.reference, "sample", marginals=False, maps=False)
     return Result(key=key, samples=samples, geometry=map_geometry(samples, DISPLAY_PROJ4), summary=own,
                   miz_frequency_diff=compare.miz_frequency_difference(own, reference.summary),
                   scores=score_row(row, seconds), seconds=float(seconds))
