@@ -43,12 +43,11 @@ def test_bounds_rule_names_the_reason() -> None:
     assert (dm.native_bounds, gauss.native_bounds, cens.native_bounds) == ("raw", "raw", "clamp")
     with pytest.deprecated_call():
         assert cens.resolve_bounds("censored") == "clamp" and cens.resolve_bounds("censored-sample") == "draw"
-    with pytest.raises(SeaIceInputError, match="needs the censored decoder"):
-        gauss.resolve_bounds("censored")
-    with pytest.raises(SeaIceInputError, match="no decoder distribution"):
-        dm.resolve_bounds("draw")
-    with pytest.raises(SeaIceInputError, match="unknown bounds mode"):
-        dm.resolve_bounds("squash")
+    refusals = [(gauss, "censored", "needs the censored decoder"), (dm, "draw", "no decoder distribution"),
+                (dm, "squash", "unknown bounds mode")]
+    for entry, mode, why in refusals:
+        with pytest.raises(SeaIceInputError, match=why):
+            entry.resolve_bounds(mode)
 
 
 def test_broken_folder_is_listed_and_the_others_still_work(tiny_models: Path, tmp_path: Path) -> None:

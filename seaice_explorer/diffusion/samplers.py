@@ -17,6 +17,8 @@ from typing import Any
 import torch
 
 Denoiser = Callable[..., torch.Tensor]
+Sigmas = torch.Tensor | Sequence[float]
+ExtraArgs = Mapping[str, Any] | None
 #: ``callback(info)`` with ``info = {"i": step, "sigma": σ, "x": state, "denoised": x0_hat}``.
 Callback = Callable[[dict[str, Any]], None]
 
@@ -32,7 +34,7 @@ def noise_like(
     return torch.randn(tuple(shape), generator=generator, device=device, dtype=dtype) * float(sigma_max)
 
 
-def _as_floats(sigmas: torch.Tensor | Sequence[float]) -> list[float]:
+def _as_floats(sigmas: Sigmas) -> list[float]:
     """The schedule as Python floats, checked to be positive and strictly decreasing (last may be 0)."""
     sig = [float(s) for s in (sigmas.tolist() if isinstance(sigmas, torch.Tensor) else sigmas)]
     if len(sig) < 2:
@@ -44,7 +46,7 @@ def _as_floats(sigmas: torch.Tensor | Sequence[float]) -> list[float]:
     return sig
 
 
-def _denoise(denoiser: Denoiser, x: torch.Tensor, sigma: float, extra_args: Mapping[str, Any] | None) -> torch.Tensor:
+def _denoise(denoiser: Denoiser, x: torch.Tensor, sigma: float, extra_args: ExtraArgs) -> torch.Tensor:
     s = torch.full((x.shape[0],), sigma, dtype=torch.float32, device=x.device)  # (B,)
     return denoiser(x, s, **(extra_args or {})).to(x.dtype)
 
@@ -59,15 +61,8 @@ def _randn(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sample_euler(
-    denoiser: Denoiser,
-    x: torch.Tensor,
-    sigmas: torch.Tensor | Sequence[float],
-    *,
-    extra_args: Mapping[str, Any] | None = None,
-    callback: Callback | None = None,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
+def sample_euler(denoiser: Denoiser, x: torch.Tensor, sigmas: Sigmas, *, extra_args: ExtraArgs = None,
+                 callback: Callback | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """Euler integration of the probability-flow ODE (Karras et al. 2022, Alg. 1 without line 6–8).
 
     One denoiser evaluation per step. ``generator`` is unused (deterministic) and accepted for a
@@ -83,19 +78,9 @@ def sample_euler(
 
 
 @torch.no_grad()
-def sample_heun(
-    denoiser: Denoiser,
-    x: torch.Tensor,
-    sigmas: torch.Tensor | Sequence[float],
-    *,
-    extra_args: Mapping[str, Any] | None = None,
-    callback: Callback | None = None,
-    generator: torch.Generator | None = None,
-    s_churn: float = 0.0,
-    s_tmin: float = 0.0,
-    s_tmax: float = math.inf,
-    s_noise: float = 1.0,
-) -> torch.Tensor:
+def sample_heun(denoiser: Denoiser, x: torch.Tensor, sigmas: Sigmas, *, extra_args: ExtraArgs = None,
+                callback: Callback | None = None, generator: torch.Generator | None = None, s_churn: float = 0.0,
+                s_tmin: float = 0.0, s_tmax: float = math.inf, s_noise: float = 1.0) -> torch.Tensor:
     """Heun's 2nd-order sampler (Karras et al. 2022, Alg. 1; with ``s_churn > 0`` the stochastic Alg. 2).
 
     The 2nd-order correction is skipped at the last step when it goes to σ = 0, so ``n`` steps
@@ -121,16 +106,9 @@ def sample_heun(
 
 
 @torch.no_grad()
-def sample_ddim(
-    denoiser: Denoiser,
-    x: torch.Tensor,
-    sigmas: torch.Tensor | Sequence[float],
-    *,
-    extra_args: Mapping[str, Any] | None = None,
-    callback: Callback | None = None,
-    generator: torch.Generator | None = None,
-    eta: float = 0.0,
-) -> torch.Tensor:
+def sample_ddim(denoiser: Denoiser, x: torch.Tensor, sigmas: Sigmas, *, extra_args: ExtraArgs = None,
+                callback: Callback | None = None, generator: torch.Generator | None = None,
+                eta: float = 0.0) -> torch.Tensor:
     """DDIM (Song et al. 2021, arXiv 2010.02502, Eq. 12) written in σ space.
 
     With ``eta = 0`` (default) it is deterministic and, for the VE/EDM ODE, identical to Euler in
@@ -154,15 +132,8 @@ def sample_ddim(
 
 
 @torch.no_grad()
-def sample_dpmpp_2m(
-    denoiser: Denoiser,
-    x: torch.Tensor,
-    sigmas: torch.Tensor | Sequence[float],
-    *,
-    extra_args: Mapping[str, Any] | None = None,
-    callback: Callback | None = None,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
+def sample_dpmpp_2m(denoiser: Denoiser, x: torch.Tensor, sigmas: Sigmas, *, extra_args: ExtraArgs = None,
+                    callback: Callback | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, arXiv 2211.01095, Alg. 2) in σ space, with t = −ln σ.
 
     A multistep 2nd-order solver of the probability-flow ODE in data-prediction form: one denoiser
