@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Train the observed (OSI SAF, sic only) model family on 2016-2018 into models/osisaf-*.
+# Every command resumes where it stopped (--resume), so the script can be re-run across sessions.
+# Two processes at a time with one thread each (the 2-core CPU); logs in runs/osisaf/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p runs/osisaf
+export OMP_NUM_THREADS=1
+COMMON=(--data osisaf --seed 0 --no-progress --checkpoint-every 250 --resume)
+
+train_dm() {  # the data-space model is the long one: it runs beside everything else
+    seaice-explorer train dm "${COMMON[@]}" --out models/osisaf-dm --steps "${DM_STEPS:-20000}" --batch-size 4 \
+        --set "label=osisaf-dm · data-space diffusion" --set "colour=#1b9e77" --set order=0 --set selected=false
+}
+
+train_vae() {  # $1 = decoder
+    seaice-explorer train vae "${COMMON[@]}" --decoder "$1" --out "models/osisaf-vae-$1" \
+        --set latent_channels=4 --set base_channels=16 --steps "${VAE_STEPS:-2000}" --batch-size 8
+}
+
+train_ldm() {  # $1 = decoder, $2 = label, $3 = colour, $4 = order
+    seaice-explorer train ldm "${COMMON[@]}" --vae "models/osisaf-vae-$1" --out "models/osisaf-ldm-$1" \
+        --steps "${LDM_STEPS:-6000}" --batch-size 16 \
+        --set "label=$2" --set "colour=$3" --set "order=$4" --set selected=true
+}
+
+train_dm > runs/osisaf/dm.log 2>&1 &
+for dec in censored gaussian; do
+    train_vae "$dec" > "runs/osisaf/vae-$dec.log" 2>&1
+done
+train_ldm gaussian "osisaf-ldm-gaussian · latent diffusion, Gaussian decoder" "#7570b3" 1 > runs/osisaf/ldm-gaussian.log 2>&1
+train_ldm censored "osisaf-ldm-censored · latent diffusion, censored decoder" "#d95f02" 2 > runs/osisaf/ldm-censored.log 2>&1
+wait
