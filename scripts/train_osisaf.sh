@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 mkdir -p runs/osisaf
 export OMP_NUM_THREADS=1
 COMMON=(--data osisaf --seed 0 --no-progress --checkpoint-every 250 --resume)
+# The resume state (weights, EMA, optimiser; git-ignored) lives outside the work tree, which a new
+# session lays anew: each model's train_state/ is a link into $SEAICE_TRAIN_STATE.
+STATE_ROOT=${SEAICE_TRAIN_STATE:-$HOME/.cache/seaice-explorer/train_state}
+for name in osisaf-dm osisaf-vae-censored osisaf-vae-gaussian osisaf-ldm-gaussian osisaf-ldm-censored; do
+    mkdir -p "$STATE_ROOT/$name" "models/$name"
+    if [ -d "models/$name/train_state" ] && [ ! -L "models/$name/train_state" ]; then
+        cp -a "models/$name/train_state/." "$STATE_ROOT/$name/" && rm -rf "models/$name/train_state"
+    fi
+    ln -sfn "$STATE_ROOT/$name" "models/$name/train_state"
+done
 
 train_dm() {  # the data-space model is the long one: it runs beside everything else
     seaice-explorer train dm "${COMMON[@]}" --out models/osisaf-dm --steps "${DM_STEPS:-20000}" --batch-size 4 \
