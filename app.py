@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 TITLE = "Sea-ice explorer · diffusion models of Arctic sea ice"
-URL_PARAMS = {p: p for p in ("seed", "backends", "variable", "n", "steps", "sampler", "bounds")}
+URL_PARAMS = {p: p for p in ("dataset", "seed", "backends", "variable", "n", "steps", "sampler", "bounds")}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -458,3 +458,23 @@ def test_generate_waits_for_a_reference_being_loaded(fake, reference):
             threading.Event().wait(0.02)
     assert [c["backend"] for c in fake.calls] == [DATA, CENS]  # started once loaded
     assert set(state.results) == {DATA, CENS}
+
+
+def test_a_single_variable_dataset_offers_only_its_variable(tiny_models) -> None:
+    """Switching to a data set whose backends model sic alone (observations) offers sic alone."""
+    import dataclasses
+
+    from seaice_explorer.registry import ModelEntry, Registry, discover
+
+    reg = discover(tiny_models)
+    five = reg.get("ldm-censored")
+    obs = ModelEntry("obs-dm", five.path, dataclasses.replace(reg.get("dm").config, dataset="obs", variables=("sic",),
+                                                                mean=(0.5,), std=(0.5,)))
+    both = Registry(reg.models_dir, {**reg.entries, "obs-dm": obs})
+    state = ExplorerState(both, auto_regenerate=False, variable="sit")
+    assert state.param.variable.objects == list(STATE_VARIABLES) and state.variable == "sit"
+    state.dataset = "obs"
+    assert state.param.variable.objects == ["sic"] and state.variable == "sic"
+    assert state.backends == ["obs-dm"] and state.reference == "obs"
+    state.dataset = "default"
+    assert state.param.variable.objects == list(STATE_VARIABLES)

@@ -10,7 +10,7 @@ import param
 from panel.viewable import Viewer
 
 from ..plots import export
-from ..variables import STATE_VARIABLES, VARIABLES
+from ..variables import VARIABLES
 from . import analysis, texts
 from .bounds import BOUNDS, BOUNDS_LABELS
 from .maps_view import panel_specs
@@ -33,9 +33,7 @@ class Sidebar(Viewer):
                                                     visible=len(s.param.dataset.objects) > 1)
         self.backends = pn.widgets.CheckBoxGroup.from_param(s.param.backends, label="")
         self.no_backend = pn.pane.Markdown(css_classes=["no-backend"], margin=(0, 10))
-        self.variable = pn.widgets.Select.from_param(
-            s.param.variable, options={f"{v} · {VARIABLES[v].long_name}": v for v in STATE_VARIABLES},
-            label="Variable")
+        self.variable = pn.widgets.Select.from_param(s.param.variable, label="Variable")
         self.n = pn.widgets.IntSlider.from_param(s.param.n, label="Samples per model")
         self.sampler = pn.widgets.RadioButtonGroup.from_param(s.param.sampler, label="Sampler", variant="outline")
         self.steps = pn.widgets.IntSlider.from_param(s.param.steps, label="Denoising steps")
@@ -71,6 +69,8 @@ class Sidebar(Viewer):
         s = self.state
         entries = s.registry.for_dataset(s.dataset)
         self.backends.options = {e.label: e.name for e in entries}
+        # the variables of the data set's backends (sic alone for observations), with their long names
+        self.variable.options = {f"{v} · {VARIABLES[v].long_name}": v for v in s.param.variable.objects}
         self.no_backend.object = "" if entries else (
             f"**No backend for data set {s.dataset}** in `{s.registry.models_dir}`: see the About tab.")
 

@@ -98,13 +98,17 @@ class ExplorerState(param.Parameterized):
 
     # ------------------------------------------------------------------ backends from the registry
     def _offer(self, dataset: str) -> dict[str, Any]:
-        """Offer ``dataset``'s backends; returns its defaults (selection, replay backend, reference)."""
-        names = [e.name for e in self.registry.for_dataset(dataset)]
+        """Offer ``dataset``'s backends and the variables they model (``sic`` alone for an observed
+        dataset); returns its defaults (selection, replay backend, reference, variable)."""
+        entries = self.registry.for_dataset(dataset)
+        names = [e.name for e in entries]
         self.param.backends.objects = names
         self.param.denoise_backend.objects = names
+        variables = [v for v in STATE_VARIABLES if any(v in e.variables for e in entries)] or list(STATE_VARIABLES)
+        self.param.variable.objects = variables
         chosen = self.registry.default_selection(dataset)
         return {"dataset": dataset, "backends": chosen, "denoise_backend": chosen[-1] if chosen else None,
-                "reference": dataset}
+                "reference": dataset, "variable": "sic" if "sic" in variables else variables[0]}
 
     @param.depends("dataset", watch=True)
     def _on_dataset(self) -> None:
