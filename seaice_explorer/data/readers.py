@@ -22,6 +22,22 @@ DATA_ENV = "SEAICE_EXPLORER_DATA"
 DEFAULT_REFERENCE_FILE = "nextsim_like_default.nc"
 
 Format = Literal["osisaf", "nsidc", "canonical", "nextsim"]
+#: The datasets ``open_reference`` knows by name, and how the app and the reports call them.
+DATASETS: dict[str, str] = {
+    "default": "neXtSIM-like (synthetic, five variables)",
+    "osisaf": "OSI SAF observations (real, concentration)",
+}
+
+
+def dataset_name(spec: object) -> str | None:
+    """The dataset a reference spec names (``"osisaf:2019"`` -> ``"osisaf"``), or None for a file."""
+    name = str(spec).split(":", 1)[0].strip().lower() if isinstance(spec, (str, PathLike)) else ""
+    return name if name in DATASETS else None
+
+
+def dataset_label(dataset: str) -> str:
+    """What a person reads for a dataset: the label of a named one, else the file name."""
+    return DATASETS.get(dataset) or Path(dataset).name
 
 
 def data_dir() -> Path:

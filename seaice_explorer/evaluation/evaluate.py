@@ -39,8 +39,8 @@ import numpy as np
 import xarray as xr
 
 from ..checkpoints import checkpoint_hash
-from ..configs import DEFAULT_DATASET
 from ..data import open_reference
+from ..data.readers import dataset_name
 from ..diffusion import generate as generate_mod
 from ..errors import SeaIceInputError
 from ..plots import report_figures as figs
@@ -102,7 +102,7 @@ def plan_settings(entries: Sequence[ModelEntry], bounds: Sequence[str]) -> tuple
 
 def reference_dataset(spec: str, ref: xr.Dataset) -> str | None:
     """The dataset name backends must be trained on to match the reference (None: unknown)."""
-    return DEFAULT_DATASET if str(spec) == "default" else ref.attrs.get("dataset")
+    return dataset_name(spec) or ref.attrs.get("dataset")
 
 
 def select_backends(registry: Registry, names: Sequence[str] | None, dataset: str | None) -> list[ModelEntry]:

@@ -21,7 +21,8 @@ import xarray as xr
 from torch import Tensor
 
 from ..data import open_reference
-from ..data.osisaf import OSISAF_NAME, training_subset
+from ..data.osisaf import training_subset
+from ..data.readers import dataset_name as named_dataset
 from ..errors import SeaIceInputError
 from ..variables import STATE_VARIABLES, VARIABLES
 
@@ -56,11 +57,7 @@ def dataset_name(data: object) -> str:
     """The ``dataset`` a model's config records for its training data: a dataset name (``default``,
     ``osisaf``; a split suffix dropped), a file's absolute path, or the data's title."""
     if isinstance(data, (str, os.PathLike)):
-        text = str(data)
-        name = text.split(":", 1)[0]
-        if name in ("default", OSISAF_NAME):
-            return name
-        return str(Path(text).expanduser().resolve())
+        return named_dataset(data) or str(Path(data).expanduser().resolve())
     attrs = getattr(getattr(data, "ds", data), "attrs", {}) or {}
     return str(attrs.get("dataset") or attrs.get("title") or "in-memory data")
 

@@ -9,6 +9,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
+from ..data.readers import dataset_label
 from ..plots import export
 from ..variables import VARIABLES
 from . import analysis, texts
@@ -30,6 +31,7 @@ class Sidebar(Viewer):
         super().__init__(**params)
         s = self.state
         self.dataset = pn.widgets.Select.from_param(s.param.dataset, label="Data set",
+                                                    options={dataset_label(d): d for d in s.param.dataset.objects},
                                                     visible=len(s.param.dataset.objects) > 1)
         self.backends = pn.widgets.CheckBoxGroup.from_param(s.param.backends, label="")
         self.no_backend = pn.pane.Markdown(css_classes=["no-backend"], margin=(0, 10))
