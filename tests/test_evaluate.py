@@ -371,3 +371,22 @@ def test_dashboard_scores_are_the_table_scores(setup: dict) -> None:
     assert res.beyond_fraction == pytest.approx(row["violations_pct"] / 100, rel=1e-5)
     np.testing.assert_allclose(res.extent, ext_of(raw))
     assert "marginals" not in data.reference.__dict__  # the app never sorts the reference's values
+
+
+def test_baseline_row_scores_another_period_like_a_backend(tiny_models, tmp_path) -> None:
+    """``--baseline DATA`` adds a row of n random states of DATA, scored like a backend's samples."""
+    from test_training import synthetic_states
+
+    ref, other = tmp_path / "ref.nc", tmp_path / "other.nc"
+    synthetic_states(seed=0).to_netcdf(ref)
+    synthetic_states(n=8, seed=1).to_netcdf(other)
+    out = tmp_path / "report"
+    assert main(["evaluate", "--models", str(tiny_models), "--backends", "ldm-censored", "--reference", str(ref),
+                 "--baseline", str(other), "--n", "4", "--steps", "2", "--device", "cpu", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "table.csv")
+    row = table[table["backend"] == f"baseline {other}"].iloc[0]
+    assert row["n"] == 4 and row["kind"] == "baseline" and np.isfinite(row["extent_w1_1e6km2"])
+    assert {"sic_at_0_pct", "sic_at_1_pct"} <= set(table.columns)
+    ref_row = table[table["backend"] == "reference"].iloc[0]
+    assert ref_row["sic_at_0_pct"] + ref_row["sic_at_1_pct"] == pytest.approx(ref_row["sic_at_bounds_pct"])
+    assert f"--baseline {other}" in (out / "README.md").read_text()

@@ -95,6 +95,8 @@ def _set_row(ds: xr.Dataset, dim: str, ext: np.ndarray, miz: np.ndarray) -> dict
     row["violations_pct"] = 100.0 * float(np.mean(list(vio.values()))) if vio else math.nan
     if "sic" in ds.data_vars:
         row["sic_at_bounds_pct"] = 100.0 * float(fr["sic_at_lower"] + fr["sic_at_upper"])
+        row["sic_at_0_pct"] = 100.0 * float(fr["sic_at_lower"])
+        row["sic_at_1_pct"] = 100.0 * float(fr["sic_at_upper"])
     return row
 
 

@@ -206,6 +206,8 @@ def command_line(args: argparse.Namespace) -> str:
              "--seed", str(args.seed), "--device", str(args.device)]
     if args.models:
         parts += ["--models", str(args.models)]
+    if getattr(args, "baseline", None):
+        parts += ["--baseline", str(args.baseline)]
     if args.samples_dir:
         parts += ["--samples-dir", str(args.samples_dir)]
     if args.no_cache:
@@ -230,6 +232,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="report", help="report folder (created)")
     parser.add_argument("--bounds", nargs="+", default=list(DEFAULT_BOUNDS),
                         help=f"bounds modes ({', '.join(BOUNDS)}); combinations a backend does not support are skipped")
+    parser.add_argument("--baseline", default=None, metavar="DATA",
+                        help="also score --n random states of DATA (e.g. osisaf:train) like a backend's samples: "
+                             "a row no model can be expected to beat")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
     parser.add_argument("--models", default=None, help="models directory (default: $SEAICE_EXPLORER_MODELS or models/)")
@@ -342,8 +347,13 @@ def run(args: argparse.Namespace, generate_fn: Callable[..., xr.Dataset] | None 
 
     sub_row, _ = score_set(_subsample(ref, args.n, args.seed), ref_summary, dim="time")
     reference = {"label": "reference", "kind": "reference", "decoder": "none"}
-    rows = scored.rows + [{"backend": "reference-subsample", "bounds": "–", **reference, **sub_row},
-                          {"backend": "reference", "bounds": "all states", **reference, **ref_summary.summary.row}]
+    rows = scored.rows + [{"backend": "reference-subsample", "bounds": "–", **reference, **sub_row}]
+    if args.baseline:  # another period of real data at the same n: how different another real period is
+        base_row, _ = score_set(_subsample(open_reference(args.baseline).load(), args.n, args.seed), ref_summary,
+                                dim="time")
+        rows.append({"backend": f"baseline {args.baseline}", "bounds": "–", "label": "baseline",
+                     "kind": "baseline", "decoder": "none", **base_row})
+    rows.append({"backend": "reference", "bounds": "all states", **reference, **ref_summary.summary.row})
     table = build_table(rows)
     table.to_csv(out / "table.csv", index=False, float_format="%.6g")
     band = ref_summary.small_band_label

@@ -158,6 +158,15 @@ class RunInfo:
     checkpoints: dict[str, str] = field(default_factory=dict)
 
 
+def _baseline_text(args: argparse.Namespace) -> str:
+    base = getattr(args, "baseline", None)
+    if not base:
+        return ""
+    return (f" The `baseline {base}` row scores {args.n} random states of `{base}` (real data of another period) "
+            "exactly like a backend's samples: how different another real period is at this n, a row no model "
+            "can be expected to beat.")
+
+
 def readme_text(info: RunInfo, ref: xr.Dataset, ref_summary: ReferenceSummary, table: pd.DataFrame,
                 verdicts: list[findings_mod.Finding], args: argparse.Namespace) -> str:
     """The report's README: command, date, version, device, timings, findings, files, definitions."""
@@ -197,7 +206,7 @@ backend smooths more than data space when its small-scale ({band}) spectrum rati
 the data-space backend's for most variables; (3) censored vs Gaussian decoder: lower
 MIZ-frequency RMSE, lower MIZ-area W1, and zero bound violations where the Gaussian decoder has
 some. The `reference-subsample` row scores {min(args.n, ref_summary.n)} random reference states
-against all of them: the sampling noise floor of each score at this n. Note that clamping never
+against all of them: the sampling noise floor of each score at this n.{_baseline_text(args)} Note that clamping never
 changes extent, MIZ area or MIZ frequency (they depend on 0.15 ≤ sic ≤ 0.80 only).
 
 ## Table
