@@ -22,8 +22,9 @@ DEFAULT_SIZE = 128
 DEFAULT_HALF_WIDTH_M = 3_200_000.0
 #: Ocean components smaller than this are treated as lakes and masked out.
 MIN_SEA_AREA_M2 = 75_000e6
-#: Precomputed ocean masks of the default grid (``ease2_north_<size>.npy``, bit-packed): building a
-#: mask with global-land-mask loads a ~1 GB global array (3.3 s), so it is done once, not at every start.
+#: Precomputed default grids (``ease2_north_<size>.npz``: bit-packed ocean mask, float32 lat/lon):
+#: building a mask with global-land-mask loads a ~1 GB global array (3.3 s) and lat/lon need pyproj
+#: (0.8 s at 128²), so both are computed once, not at every start.
 MASK_DIR = Path(__file__).resolve().parents[1] / "data" / "grids"
 
 log = logging.getLogger(__name__)
@@ -82,12 +83,13 @@ def _default_grid_cached(size: int, half_width_m: float) -> xr.Dataset:
     dx = 2 * half_width_m / size
     x = -half_width_m + (np.arange(size) + 0.5) * dx  # west -> east
     y = half_width_m - (np.arange(size) + 0.5) * dx  # north-up: row 0 is the top
-    xx, yy = np.meshgrid(x, y)
-    lon, lat = _lonlat(EASE2_NORTH, xx, yy)
     cell_area = np.full((size, size), dx * dx)  # equal-area projection: exact
-    ocean = _stored_mask(size) if half_width_m == DEFAULT_HALF_WIDTH_M else None
-    if ocean is None:
+    stored = _stored_grid(size) if half_width_m == DEFAULT_HALF_WIDTH_M else None
+    if stored is not None:
+        ocean, lat, lon = stored
+    else:
         ocean = compute_ocean_mask(size, half_width_m)
+        lon, lat = _lonlat(EASE2_NORTH, *np.meshgrid(x, y))
     ds = xr.Dataset(
         coords={
             "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"}),
@@ -115,25 +117,32 @@ def compute_ocean_mask(size: int, half_width_m: float = DEFAULT_HALF_WIDTH_M) ->
     return _drop_lakes(~land, np.full((size, size), dx * dx), MIN_SEA_AREA_M2)
 
 
-def mask_path(size: int) -> Path:
-    return MASK_DIR / f"ease2_north_{size}.npy"
+def grid_cache_path(size: int) -> Path:
+    return MASK_DIR / f"ease2_north_{size}.npz"
 
 
-def _stored_mask(size: int) -> np.ndarray | None:
-    path = mask_path(size)
+def _stored_grid(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(ocean mask, lat, lon) of the default grid at ``size`` from ``data/grids``, or None."""
+    path = grid_cache_path(size)
     if not path.is_file():
         return None
-    bits = np.load(path, allow_pickle=False)
-    mask = np.unpackbits(bits)[: size * size].reshape(size, size).astype(bool)
-    log.debug("ocean mask of the %d² default grid from %s", size, path)
-    return mask
+    with np.load(path, allow_pickle=False) as z:
+        mask = np.unpackbits(z["ocean_bits"])[: size * size].reshape(size, size).astype(bool)
+        lat, lon = z["lat"], z["lon"]
+    log.debug("the %d² default grid from %s", size, path)
+    return mask, lat, lon
 
 
-def write_ocean_mask(size: int) -> Path:
-    """Compute the default grid's ocean mask at ``size`` once and store it bit-packed (a few KB)."""
-    path = mask_path(size)
+def write_grid_cache(size: int) -> Path:
+    """Compute the default grid's ocean mask and lat/lon at ``size`` once and store them (``data/grids``)."""
+    dx = 2 * DEFAULT_HALF_WIDTH_M / size
+    x = -DEFAULT_HALF_WIDTH_M + (np.arange(size) + 0.5) * dx
+    y = DEFAULT_HALF_WIDTH_M - (np.arange(size) + 0.5) * dx
+    lon, lat = _lonlat(EASE2_NORTH, *np.meshgrid(x, y))
+    path = grid_cache_path(size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, np.packbits(compute_ocean_mask(size).ravel()), allow_pickle=False)
+    np.savez_compressed(path, ocean_bits=np.packbits(compute_ocean_mask(size).ravel()),
+                        lat=lat.astype(np.float32), lon=lon.astype(np.float32))
     return path
 
 
@@ -142,7 +151,7 @@ def default_grid(size: int = DEFAULT_SIZE, half_width_m: float = DEFAULT_HALF_WI
 
     128 gives 50 km cells (the default), 256 gives 25 km, 512 gives 12.5 km. The land mask
     is real geography (global-land-mask, a cell is land when most of its 5×5 sub-samples are);
-    lakes are removed. Sizes 128, 256 and 512 read it from ``data/grids`` (:func:`write_ocean_mask`).
+    lakes are removed. Sizes 128, 256 and 512 read mask and lat/lon from ``data/grids`` (:func:`write_grid_cache`).
     """
     if not (8 <= int(size) <= 2048):
         raise SeaIceInputError(None, f"grid size {size} is out of range", "Use a size between 8 and 2048, e.g. 128")

@@ -160,14 +160,17 @@ def test_default_grid_rejects_absurd_size():
         default_grid(3)
 
 
-def test_stored_ocean_masks_equal_the_computed_ones() -> None:
-    """The shipped masks (no global-land-mask at start) are exactly what global-land-mask gives."""
+def test_stored_grids_equal_the_computed_ones() -> None:
+    """The shipped masks and lat/lon (no global-land-mask or pyproj at start) are exactly what they compute."""
     from seaice_explorer import grid as grid_mod
 
     for size in (128, 256):
-        assert grid_mod.mask_path(size).is_file()
-        np.testing.assert_array_equal(grid_mod.default_grid(size)["mask"].values.astype(bool),
-                                      grid_mod.compute_ocean_mask(size))
+        assert grid_mod.grid_cache_path(size).is_file()
+        g = grid_mod.default_grid(size)
+        np.testing.assert_array_equal(g["mask"].values.astype(bool), grid_mod.compute_ocean_mask(size))
+        lon, lat = grid_mod._lonlat(EASE2_NORTH, *np.meshgrid(g["x"].values, g["y"].values))
+        np.testing.assert_array_equal(g["lat"].values, lat.astype(np.float32))
+        np.testing.assert_array_equal(g["lon"].values, lon.astype(np.float32))
 
 
 def test_default_grid_does_not_load_global_land_mask() -> None:
@@ -175,6 +178,6 @@ def test_default_grid_does_not_load_global_land_mask() -> None:
     import sys
 
     code = ("import sys; from seaice_explorer.grid import default_grid; g = default_grid(128); "
-            "print('global_land_mask' in sys.modules, int(g['mask'].sum()))")
+            "print('global_land_mask' in sys.modules, 'pyproj' in sys.modules, int(g['mask'].sum()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out[0] == "False" and int(out[1]) > 5000
+    assert out[:2] == ["False", "False"] and int(out[2]) > 5000
