@@ -177,8 +177,9 @@ class AboutView(_ResultsTab):
         s, ref = self.state, self.state.reference_data
         lines = [texts.ABOUT, texts.models_markdown(s.registry), texts.BOUNDS_HELP, "### In use now"]
         if ref is not None:
+            credit = ref.ds.attrs.get("copyright")
             lines.append(f"- Reference **{ref.name}**: {ref.kind}; {ref.n_states} states; grid "
-                         f"{ref.ds.attrs.get('grid', 'unknown')}")
+                         f"{ref.ds.attrs.get('grid', 'unknown')}" + (f"; {credit}" if credit else ""))
         for b, r in s.results.items():
             a = r.samples.attrs
             lines.append(f"- `{b}`: checkpoints {a.get('checkpoint_sha256', 'n/a')}, sampler {a.get('sampler')}, "

@@ -104,8 +104,14 @@ ABOUT = """\
   file with `sit`, `sic`, `damage`, `siu`, `siv`; add `--grid ds_auxiliary.nc` when the file
   carries no latitude/longitude). The file is read on the server; nothing typed in the browser
   is ever opened.
-- **Observed sea-ice concentration** (OSI SAF OSI-450, NSIDC CDR or NASA Team files) can be
-  added the same way with `--observed PATH` (repeatable). Observations have concentration only.
+- **Real satellite observations are bundled too**: every day of 2016–2019 of the EUMETSAT OSI SAF
+  sea-ice concentration record (OSI-450-a), measured from space by microwave radiometers and
+  averaged onto the same 50 km grid (`data/osisaf_sic_2016_2019_128.nc`; Copyright EUMETSAT).
+  Satellites see concentration only, so models of this data set (`osisaf-*`, trained on 2016–2018
+  and judged on 2019) generate concentration only. They appear under their own data set once
+  trained; the data set can also be opened by name (`osisaf`, `osisaf:2019`).
+- **Other observed files** (OSI SAF OSI-450, NSIDC CDR or NASA Team) can be added with
+  `--observed PATH` (repeatable).
 - Generation and all statistics run on this server; the page makes no requests to the internet.
 
 ### The study
