@@ -225,3 +225,11 @@ def test_bf16_precision_is_close_to_float32_and_recorded(models: Path) -> None:
 def test_unknown_precision_is_a_clear_error(models: Path) -> None:
     with pytest.raises(SeaIceInputError, match="precision"):
         _gen(models, precision="fp8")
+
+
+@pytest.mark.parametrize(("sampler", "nfe"), [("heun", 7), ("euler", 4), ("ddim", 4), ("dpmpp-2m", 4)])
+def test_cost_of_a_call_is_recorded(models: Path, sampler: str, nfe: int) -> None:
+    """Network evaluations (Heun: 2n − 1) and the seconds of sampling and decoding travel in the attrs."""
+    ds = _gen(models, "ldm-gaussian", steps=4, sampler=sampler)
+    assert ds.attrs["nfe"] == nfe
+    assert ds.attrs["sampling_seconds"] > 0 and ds.attrs["decode_seconds"] > 0
