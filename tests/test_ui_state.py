@@ -478,3 +478,25 @@ def test_a_single_variable_dataset_offers_only_its_variable(tiny_models) -> None
     assert state.backends == ["obs-dm"] and state.reference == "obs"
     state.dataset = "default"
     assert state.param.variable.objects == list(STATE_VARIABLES)
+
+
+def test_timing_view_measures_the_latent_speed_up(tiny_models) -> None:
+    """The live timing: per backend the network evaluations and seconds; latent ÷ data-space speed-up."""
+    from types import SimpleNamespace
+
+    from seaice_explorer.registry import discover
+    from seaice_explorer.ui import timing
+
+    reg = discover(tiny_models)
+
+    def result(nfe: int, sampling: float, decode: float, n: int = 4) -> SimpleNamespace:
+        attrs = {"nfe": nfe, "sampling_seconds": sampling, "decode_seconds": decode, "device": "cpu"}
+        return SimpleNamespace(samples=SimpleNamespace(attrs=attrs, sizes={"sample": n}))
+
+    only_latent = timing.costs({"ldm-gaussian": result(39, 1.0, 0.2)}, reg)
+    assert timing.speedup(only_latent) is None and "Select a data-space" in timing.timing_markdown(only_latent)
+    both = timing.costs({"dm": result(39, 12.0, 0.0), "ldm-gaussian": result(39, 1.0, 0.2)}, reg)
+    assert [c.kind for c in both] == ["data", "latent"]
+    assert timing.speedup(both) == pytest.approx(12.0 / 1.2)
+    text = timing.timing_markdown(both)
+    assert "10.0× faster" in text and "| `dm` | 39 | 12.00 |" in text and "25×" in text

@@ -12,7 +12,7 @@ import param
 from panel.viewable import Viewer
 
 from ..plots import maps
-from . import analysis, texts
+from . import analysis, texts, timing
 from .state import ExplorerState
 
 REFERENCE_STREAM_PARAMS = ["variable", "summary", "show_miz", "ref_index"]
@@ -46,6 +46,7 @@ class MapsView(Viewer):
                                                        width=140, align="end")
         self.pane = pn.pane.HoloViews(None, backend="bokeh", css_classes=["maps"])
         self.empty = pn.pane.Markdown(texts.NO_RESULTS, visible=True)
+        self.timing = pn.pane.Markdown("", css_classes=["timing"], sizing_mode="stretch_width")
         s.param.watch(self._rebuild, ["results", "reference_data"])
         self._rebuild()
 
@@ -59,6 +60,7 @@ class MapsView(Viewer):
         self.member.end = max(n - 1, 1)
         self.member.disabled = n < 2
         self.empty.visible = not s.results
+        self.timing.object = timing.timing_markdown(timing.costs(s.results, s.registry))
         if ref is None and not s.results:
             self.pane.object = None
             return
@@ -79,5 +81,5 @@ class MapsView(Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Row(self.summary, self.member, self.ref_index, self.show_miz, sizing_mode="stretch_width")
-        return pn.Column(controls, self.empty, self.pane, pn.pane.Markdown(texts.MAPS_HELP),
+        return pn.Column(controls, self.empty, self.pane, pn.pane.Markdown(texts.MAPS_HELP), self.timing,
                          sizing_mode="stretch_width")
