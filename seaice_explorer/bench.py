@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .diffusion.generate import generate
+from .diffusion.samplers import SAMPLERS
 from .errors import SeaIceInputError
+from .evaluation.quality import quality_against_nfe
 from .registry import ModelEntry, Registry, discover
 from .training.cli import default_hyperparameters
 from .training.diffusion import train_diffusion
@@ -153,7 +155,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--n", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--sampler", default="heun", choices=("heun", "euler", "ddim"))
+    parser.add_argument("--sampler", default="heun", choices=list(SAMPLERS))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", nargs="+", default=["float32", "bf16"], choices=("float32", "bf16"))
     parser.add_argument("--backends", nargs="+", default=None, help="backends to time (default: all in --models)")
@@ -161,6 +163,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-train", action="store_true", help="skip the training throughput")
     parser.add_argument("--models", default=None, help="models directory (default: $SEAICE_EXPLORER_MODELS or models/)")
     parser.add_argument("--models-dir", dest="models", help=argparse.SUPPRESS)
+    parser.add_argument("--quality", action="store_true",
+                        help="instead: scores against network evaluations (5-40 NFE, Heun and DPM-Solver++(2M)) "
+                             "per backend, with the noise floor, against --reference")
+    parser.add_argument("--reference", default="default", help="reference of the --quality table")
 
 
 def _table(report: dict[str, Any]) -> str:
@@ -177,6 +183,11 @@ def _table(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.quality:
+        report = quality_against_nfe(args.backends, n=args.n, reference=args.reference, models_dir=args.models,
+                                     device=args.device)
+        print(json.dumps(report, indent=2))
+        return 0
     report = run_bench(args.n, args.steps, args.sampler, args.device, tuple(args.precision), args.train_steps,
                        backends=args.backends, models_dir=args.models, train=not args.no_train)
     print(json.dumps(report, indent=2) if args.json else _table(report))

@@ -51,3 +51,23 @@ def test_bench_takes_backends_and_the_vae_from_the_registry(tiny_models: Path) -
     data = [e.name for e in registry.entries.values() if e.kind == "data"]
     latent = [e.name for e in registry.entries.values() if e.kind == "latent"]
     assert report["ratios"] == {f"{d}/{lat} (float32)": 4.0 for d in data for lat in latent}
+
+
+def test_quality_against_nfe_table(tiny_models, tmp_path) -> None:
+    """Per backend and sampler: NFE as the sampler spends them, the scores, and the noise floor."""
+    from seaice_explorer.evaluation.quality import quality_against_nfe, within_floor
+    from test_training import synthetic_states
+
+    ref = tmp_path / "ref.nc"
+    synthetic_states(n=8).to_netcdf(ref)
+    grid = {"heun": (2, 3), "dpmpp-2m": (3,)}
+    report = quality_against_nfe(["ldm-censored"], n=3, reference=str(ref), models_dir=str(tiny_models),
+                                 device="cpu", grid=grid)
+    assert [(r["sampler"], r["steps"], r["nfe"]) for r in report["rows"]] == [("heun", 2, 3), ("heun", 3, 5),
+                                                                             ("dpmpp-2m", 3, 3)]
+    assert set(report["noise_floor"]) == {"extent_w1_1e6km2", "miz_area_w1_1e6km2", "miz_freq_rmse"}
+    base = report["rows"][1]
+    cheapest = within_floor(report["rows"], report["noise_floor"], base)
+    assert cheapest and cheapest[0]["nfe"] <= base["nfe"] and base in cheapest
+    huge = {k: 1e9 for k in report["noise_floor"]}
+    assert within_floor(report["rows"], huge, base)[0]["nfe"] == 3
