@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "DATASETS": "readers",
     "dataset_name": "readers",
     "dataset_label": "readers",
+    "dataset_reference": "readers",
     "open_nextsim": "nextsim",
     "open_canonical": "nextsim",
     "open_osisaf": "observations",

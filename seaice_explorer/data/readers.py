@@ -35,6 +35,15 @@ def dataset_name(spec: object) -> str | None:
     return name if name in DATASETS else None
 
 
+#: The reference a named dataset's models are judged against (the observed family: 2019, never trained on).
+DATASET_REFERENCES: dict[str, str] = {"default": "default", "osisaf": "osisaf:validation"}
+
+
+def dataset_reference(dataset: str) -> str:
+    """What to open as a dataset's reference: its held-out split when it has one, else the dataset itself."""
+    return DATASET_REFERENCES.get(dataset, dataset)
+
+
 def dataset_label(dataset: str) -> str:
     """What a person reads for a dataset: the label of a named one, else the file name."""
     return DATASETS.get(dataset) or Path(dataset).name

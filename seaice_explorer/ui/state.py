@@ -18,6 +18,7 @@ from typing import Any
 import param
 
 from ..configs import DEFAULT_DATASET
+from ..data.readers import dataset_reference
 from ..registry import ModelEntry, Registry
 from ..variables import STATE_VARIABLES
 from . import analysis, jobs
@@ -77,7 +78,7 @@ class ExplorerState(param.Parameterized):
         self.registry = registry
         datasets = registry.datasets or [DEFAULT_DATASET]
         # reference name -> what the server opens: each data set's own reference, then the extra ones
-        self.sources = {**{ds: ds for ds in datasets}, **dict(sources or {})}
+        self.sources = {**{ds: dataset_reference(ds) for ds in datasets}, **dict(sources or {})}
         self.param.dataset.objects = datasets
         self.param.reference.objects = list(self.sources)
         for key, value in self._offer(params.get("dataset", datasets[0])).items():
