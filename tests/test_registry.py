@@ -15,15 +15,16 @@ from seaice_explorer.errors import SeaIceInputError
 from seaice_explorer.registry import BOUNDS, discover
 
 
-def test_shipped_models_are_three_backends_of_one_dataset() -> None:
+def test_shipped_synthetic_family_is_three_backends() -> None:
     reg = discover(MODELS_DIR)
-    assert reg.names == ["dm", "ldm-gaussian", "ldm-censored"]  # config "order", not folder order
-    assert reg.datasets == ["default"] and not reg.broken
-    kinds = {e.name: (e.kind, e.decoder) for e in reg.entries.values()}
+    synthetic = reg.for_dataset("default")
+    assert [e.name for e in synthetic] == ["dm", "ldm-gaussian", "ldm-censored"]  # config "order", not folder order
+    assert reg.datasets[0] == "default" and not reg.broken
+    kinds = {e.name: (e.kind, e.decoder) for e in synthetic}
     assert kinds == {"dm": ("data", "none"), "ldm-gaussian": ("latent", "gaussian"),
                      "ldm-censored": ("latent", "censored")}
     assert reg.default_selection("default") == ["ldm-gaussian", "ldm-censored"]  # "selected" in their configs
-    assert len({e.colour for e in reg.entries.values()}) == 3
+    assert len({e.colour for e in synthetic}) == 3
     assert [p.name for p in reg.get("ldm-censored").folders] == ["vae-censored", "ldm-censored"]
 
 
