@@ -177,6 +177,10 @@ def test_dashboard_end_to_end_offline(server, tmp_path):
             assert any(t.startswith("ldm-gaussian · member") for t in titles), titles
             assert any(t.startswith("ldm-censored · member") for t in titles), titles
             assert any(t.startswith("reference") for t in titles), titles
+            # the paper's speed claim, live: what this generation cost per backend
+            timing = page.locator(".timing")
+            expect(timing).to_contain_text("What this generation cost")
+            expect(timing).to_contain_text("Select a data-space and a latent backend together")
             _save_screenshot(page, "maps.png", tmp_path)
 
             # the bounds toggle is live: clamp to bounds, the same projection on both backends
