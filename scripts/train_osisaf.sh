@@ -34,10 +34,26 @@ train_ldm() {  # $1 = decoder, $2 = label, $3 = colour, $4 = order
         --set "label=$2" --set "colour=$3" --set "order=$4" --set selected=true
 }
 
-train_dm > runs/osisaf/dm.log 2>&1 &
-for dec in censored gaussian; do
-    train_vae "$dec" > "runs/osisaf/vae-$dec.log" 2>&1
-done
-train_ldm gaussian "osisaf-ldm-gaussian · latent diffusion, Gaussian decoder" "#7570b3" 1 > runs/osisaf/ldm-gaussian.log 2>&1
-train_ldm censored "osisaf-ldm-censored · latent diffusion, censored decoder" "#d95f02" 2 > runs/osisaf/ldm-censored.log 2>&1
+latent() {  # $1 = decoder: the latent model on that VAE
+    if [ "$1" = gaussian ]; then
+        train_ldm gaussian "osisaf-ldm-gaussian · latent diffusion, Gaussian decoder" "#7570b3" 1
+    else
+        train_ldm censored "osisaf-ldm-censored · latent diffusion, censored decoder" "#d95f02" 2
+    fi > "runs/osisaf/ldm-$1.log" 2>&1
+}
+
+chain() {  # $1 = decoder: its VAE, then the latent model on it
+    train_vae "$1" > "runs/osisaf/vae-$1.log" 2>&1
+    latent "$1"
+}
+
+# usage: train_osisaf.sh [latent|dm|all|ldm DECODER]: the two latent chains side by side, the data-space
+# model, all three, or one latent model on its (trained) VAE
+case "${1:-all}" in
+    latent) chain censored & chain gaussian & ;;
+    dm) train_dm > runs/osisaf/dm.log 2>&1 & ;;
+    all) train_dm > runs/osisaf/dm.log 2>&1 & chain censored & chain gaussian & ;;
+    ldm) latent "${2:?decoder}" & ;;
+    *) echo "usage: $0 [latent|dm|all|ldm gaussian|censored]" >&2; exit 2 ;;
+esac
 wait

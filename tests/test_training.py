@@ -201,3 +201,17 @@ def test_relative_out_named_like_a_shipped_model_keeps_its_own_weights(states, t
     assert checkpoint_hash(work / "dm") != checkpoint_hash(other.out)
     assert _equal(_weights(work / "dm"), _weights(full.out))  # the EMA survived resume and the final card
     assert f"`{checkpoint_hash(work / 'dm')}`" in (work / "dm" / "README.md").read_text()
+
+
+def test_resume_from_a_state_kept_outside_the_work_tree(states, tmp_path):
+    """The resume state carries its checkpoint: a fresh out folder (work tree laid anew) with only the
+    state linked in resumes to the same weights as an uncut run."""
+    full = train_vae(TINY_VAE, states, tmp_path / "full", 4, checkpoint_every=2, **FAST)
+    cut = train_vae(TINY_VAE, states, tmp_path / "cut", 4, stop_at=2, checkpoint_every=2, **FAST)
+    kept = tmp_path / "kept"
+    (cut.out / "train_state").rename(kept)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "train_state").symlink_to(kept)
+    resumed = train_vae(TINY_VAE, states, fresh, 4, resume=True, checkpoint_every=2, **FAST)
+    assert resumed.step == 4 and _equal(_weights(full.out), _weights(resumed.out))

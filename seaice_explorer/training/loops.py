@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..checkpoints import Config, VAEConfig, config_from_dict, load_checkpoint, resolve_device, save_checkpoint
+from ..checkpoints import (
+    CARD_FILE,
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    Config,
+    VAEConfig,
+    config_from_dict,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+)
 from ..errors import SeaIceInputError
 from .ema import EMA
 from .report import hardware
@@ -213,6 +224,11 @@ def _save_state(out: Path, step: int, elapsed: float, history: dict, model: nn.M
             opt_tensors[f"{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
     save_file(opt_tensors, str(folder / "optimizer.safetensors"))
     save_file({"cpu": gen_cpu.get_state(), "device": gen_dev.get_state().cpu()}, str(folder / "rng.safetensors"))
+    # the checkpoint the state belongs to (config and EMA weights), so that a state kept outside a work
+    # tree that is laid anew (a link) still resumes: _load_state puts it back when out/ lacks it
+    (folder / "checkpoint").mkdir(exist_ok=True)
+    for name in (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE):
+        shutil.copy2(out / name, folder / "checkpoint" / name)
     state = {"step": step, "elapsed_s": elapsed, "device": gen_dev.device.type, "history": history}
     (folder / "state.json").write_text(json.dumps(state) + "\n")
 
@@ -226,8 +242,12 @@ def _load_state(out: Path, config: Config, model: nn.Module, ema: EMA, optimizer
                 gen_cpu: torch.Generator, gen_dev: torch.Generator) -> tuple[int, float, dict]:
     from safetensors.torch import load_file
 
-
     folder = out / STATE_DIR
+    kept = folder / "checkpoint"
+    if not (out / CONFIG_FILE).is_file() and (kept / CONFIG_FILE).is_file():
+        for name in (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE):
+            shutil.copy2(kept / name, out / name)
+        log.info("restored the checkpoint of %s from its resume state", out)
     saved = config_from_dict(json.loads((out / "config.json").read_text()), out / "config.json")
     if _comparable(saved) != _comparable(config):
         raise SeaIceInputError(out / "config.json", "the saved config differs from this run's config",
