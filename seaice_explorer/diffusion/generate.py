@@ -41,6 +41,8 @@ Precision = Literal["auto", "float32", "bf16"]
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "bf16")
 
 MAX_SAMPLES, MAX_STEPS = 256, 1000
+#: attrs that measure this call's wall time: they differ between two otherwise identical calls
+TIMING_ATTRS: tuple[str, ...] = ("sampling_seconds", "decode_seconds")
 RHO = 7.0
 
 
