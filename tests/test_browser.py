@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -68,9 +67,9 @@ def server():
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/{APP.stem}"
     deadline = time.monotonic() + 90
-    while True:
+    while True:  # ready when the port accepts connections (a page request would build a whole session)
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)  # noqa: S310 - localhost only
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
             break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
