@@ -176,11 +176,6 @@ class ReferenceSummary:
         return {v: Distribution.of(ocean_values(self.ds, v)) for v in self.variables}
 
 
-def small_band_label(ref: ReferenceSummary) -> str:
-    """Readable name of the smallest-scale band, e.g. ``λ < 200 km``."""
-    return ref.small_band_label
-
-
 def miz_frequency_difference(own: SetSummary, ref: SetSummary) -> xr.DataArray | None:
     """MIZ frequency of the set minus that of the reference (positive: too much MIZ); None without
     sic or on another grid."""

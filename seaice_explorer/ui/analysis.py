@@ -48,11 +48,6 @@ SCORE_COLUMNS: Mapping[str, str] = {
 }
 
 
-def beyond_fraction(ds: xr.Dataset) -> float:
-    """Fraction of the ocean values of bounded variables that lie beyond their bounds (mean over variables)."""
-    return compare.beyond_fraction(ds)
-
-
 def score_row(scores: Mapping[str, float], seconds: float | None = None) -> dict[str, float]:
     """The app's score columns, picked from a compare-layer row and renamed for display."""
     row = {name: float(scores[key]) for key, name in SCORE_COLUMNS.items() if key in scores}
