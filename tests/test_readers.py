@@ -101,7 +101,6 @@ def test_open_nextsim_maps_aliases_and_derives_mask(tmp_path):
 
 
 def test_open_nextsim_zarr_is_lazy(tmp_path):
-    pytest.importorskip("zarr")
     path, raw, _ = _moorings(tmp_path)
     raw.to_zarr(tmp_path / "moorings.zarr", zarr_format=2)  # consolidated metadata, no v3 warning
     lazy = open_nextsim(tmp_path / "moorings.zarr")

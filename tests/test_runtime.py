@@ -42,3 +42,27 @@ def test_cli_configures_the_allocator(monkeypatch) -> None:
     except SystemExit:
         pass
     assert called == [True]
+
+
+RELEASE = """
+import numpy as np
+from seaice_explorer.runtime import configure_allocator, release_memory
+def rss():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) // 1024
+print(configure_allocator())
+blocks = [np.ones(2**20) for _ in range(100)]  # 100 x 8 MiB: in the heap once mmap is off for them
+del blocks
+kept = rss()
+print(release_memory(), kept, rss())
+"""
+
+
+def test_release_memory_hands_the_kept_heap_back() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    out = subprocess.run([sys.executable, "-c", RELEASE], capture_output=True, text=True, check=True).stdout
+    mode, numbers = out.splitlines()
+    released, kept, after = numbers.split()[0], int(numbers.split()[1]), int(numbers.split()[2])
+    assert mode == "glibc mallopt" and released == "True"
+    assert kept > 600  # the raised thresholds keep the freed 800 MiB in the heap ...
+    assert after < kept - 500  # ... until release_memory returns it

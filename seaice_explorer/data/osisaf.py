@@ -231,9 +231,15 @@ def parse_osisaf_name(name: object) -> str | None:
     return None
 
 
+def split_name(ds: xr.Dataset, split: str) -> str:
+    """The split's name: as given when the dataset declares it (``split_test``), else through the aliases."""
+    name = split.strip().lower()
+    return name if f"split_{name}" in ds.attrs else SPLIT_ALIASES.get(name, name)
+
+
 def split_period(ds: xr.Dataset, split: str) -> tuple[str, str] | None:
     """Inclusive (start, end) dates of ``split``: a declared split, a year ``2019`` or years ``2016-2018``."""
-    name = SPLIT_ALIASES.get(split.strip().lower(), split.strip().lower())
+    name = split_name(ds, split)
     if name == "all":
         return None
     declared = ds.attrs.get(f"split_{name}")
@@ -257,7 +263,7 @@ def select_split(ds: xr.Dataset, split: str) -> xr.Dataset:
     attributes (else :data:`SPLITS`). The result's ``split`` and ``split_period`` attributes say
     which days it holds. Raises :class:`SeaIceInputError` for an unknown or empty split.
     """
-    name = SPLIT_ALIASES.get(split.strip().lower(), split.strip().lower())
+    name = split_name(ds, split)
     period = split_period(ds, name)
     out = ds if period is None else ds.sel(time=slice(*period))
     if out.sizes.get("time", 0) == 0:

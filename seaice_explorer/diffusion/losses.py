@@ -28,6 +28,8 @@ def edm_loss(
     p_std: float = 1.2,
     sigma_data: float = 1.0,
     extra_args: Mapping[str, Any] | None = None,
+    rnd: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """EDM training loss (Karras et al. 2022, Eq. 8 with Table 1's λ(σ) and log-normal p(σ)).
 
@@ -39,6 +41,8 @@ def edm_loss(
         mean over all weighted cells together.
     generator : seeds the noise levels and the noise (must live on ``x0``'s device).
     extra_args : conditioning passed to the denoiser (e.g. ``cond=`` the cropped mask and coordinates).
+    rnd, noise : the standard normal draws for ln σ ``(B,)`` and for the noise (``x0``'s shape); drawn
+        by ``generator`` when None (a data-parallel process passes its rows of the global batch's draws).
 
     Returns
     -------
@@ -46,9 +50,11 @@ def edm_loss(
     """
     b = x0.shape[0]
     shape = (b,) + (1,) * (x0.ndim - 1)  # (B, 1, 1, 1)
-    rnd = torch.randn(b, generator=generator, device=x0.device, dtype=torch.float32)
+    if rnd is None:
+        rnd = torch.randn(b, generator=generator, device=x0.device, dtype=torch.float32)
     sigma = (rnd * p_std + p_mean).exp()  # (B,)
-    noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    if noise is None:
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     lam = (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2  # (B,)
     x0_hat = denoiser(x0 + noise * sigma.view(shape), sigma, **(extra_args or {}))  # (B, C, H, W)
     per_cell = lam.view(shape) * (x0_hat.float() - x0.float()) ** 2

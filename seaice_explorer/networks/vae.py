@@ -111,15 +111,18 @@ class VAE(nn.Module):
         lower: Tensor,
         upper: Tensor,
         generator: torch.Generator | None = None,
+        eps: Tensor | None = None,
     ) -> VAELoss:
         """NLL over all ocean cells (censored or plain Gaussian) + beta·KL, Finn et al. 2024 Eq. (4)-(5).
 
         ``x``: normalised state (B, C, H, W) with zeros on land; ``mask``: ocean = 1, broadcastable
         to (B, 1, H, W); ``lower``/``upper``: normalised bounds (C,), ±inf where unbounded. The
         Gaussian decoder ignores the bounds (it is the censored likelihood with infinite bounds).
+        ``eps``: the reparameterisation's standard normal draws (B, L, h, w), else drawn by ``generator``.
         """
         mean, logvar = self.encode(x)
-        eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        if eps is None:
+            eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         z = mean + (0.5 * logvar).exp() * eps  # reparameterisation, (B, L, h, w)
         mu, sigma = self.decode(z)
         dtype = torch.promote_types(mu.dtype, torch.float32)  # bf16 under autocast -> fp32

@@ -5,6 +5,7 @@ Examples
 seaice-explorer train vae --decoder censored --data default --out models/vae-censored --steps 4000
 seaice-explorer train dm --data default --out models/dm --steps 4000 --batch-size 4
 seaice-explorer train ldm --vae models/vae-censored --data default --out models/ldm-censored --steps 6000
+seaice-explorer train dm --preset paper-512 --data 'run/Moorings_*.nc' --crop 128 --out models/dm-512
 """
 
 from __future__ import annotations
@@ -19,31 +20,28 @@ from typing import Any
 
 from ..errors import SeaIceInputError
 from .diffusion import train_diffusion
+from .distributed import setup, teardown
+from .presets import DEFAULT_PRESET, PRESETS, preset_hyperparameters
 from .vae import train_vae
 
 log = logging.getLogger(__name__)
 
 
-def default_hyperparameters(kind: str) -> dict[str, Any]:
-    """Network hyper-parameters of the shipped models (config keys), before --config and --set."""
-    if kind == "vae":
-        return {"latent_channels": 8, "base_channels": 32, "downsample": 4, "beta": 1e-3}
-    if kind == "dm":  # 5 levels (128² -> 8²) with attention at 8²: a global receptive field, which
-        # the ice cap needs; 3 levels trained on 64² crops gave patchy caps (tested on the reference)
-        # Noise levels shifted up by ln(128/32) from the latent models' (resolution shift, Hoogeboom et al.
-        # 2023, "simple diffusion", Sec. 3.1): 128² fields keep the season (the state mean) up to sigma ~ 40,
-        # and with p_mean -0.5 the denoiser was biased towards winter there (mean sic +0.04 at sigma 80).
-        return {"kind": "dm", "base_channels": 32, "channel_mults": [1, 2, 2, 2, 2], "attn_levels": [4],
-                "p_mean": 0.9, "p_std": 1.4}
-    return {"kind": "ldm", "base_channels": 32, "channel_mults": [1, 2, 2], "attn_levels": [2]}
+def default_hyperparameters(kind: str, preset: str = DEFAULT_PRESET) -> dict[str, Any]:
+    """Network hyper-parameters (config keys) of ``kind`` in ``preset`` (:mod:`.presets`), before --config and --set."""
+    return preset_hyperparameters(kind, preset)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=("vae", "dm", "ldm"), help="what to train")
+    parser.add_argument("--preset", choices=list(PRESETS), default=DEFAULT_PRESET,
+                        help="network preset to start from: default-128 (the shipped 128² models) or paper-512 "
+                             "(Finn et al. 2024: 16x64x64 latent from 5x512x512; dm trained with --crop 128)")
     parser.add_argument("--config", type=Path, help="JSON file of config keys (VAEConfig / DenoiserConfig)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config key (JSON value), e.g. --set base_channels=48")
-    parser.add_argument("--data", default="default", help="'default' (bundled reference) or a canonical NetCDF/Zarr path")
+    parser.add_argument("--data", default="default",
+                        help="'default' (bundled reference), a canonical NetCDF/Zarr path, or a store from `prepare` (streamed)")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint folder, e.g. models/vae-gaussian")
     parser.add_argument("--steps", type=int, default=1000, help="total optimiser steps")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -61,9 +59,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--normalisation", choices=("table", "data"), default="table",
                         help="per-variable mean/std from the variable table or from the training data")
     parser.add_argument("--checkpoint-every", type=int, default=500)
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (CPU or CUDA)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA: faster after warm-up)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="DataLoader worker processes reading a store from `prepare` (0: read in the trainer)")
     parser.add_argument("--no-channels-last", action="store_true", help="keep the default memory format")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    parser.add_argument("--no-preview", action="store_true",
+                        help="no sample.png (its 3 samples of 20 Heun steps are slow on 512² fields)")
 
 
 def _command_line() -> str:
@@ -74,8 +77,8 @@ def _command_line() -> str:
 
 
 def build_config(args: argparse.Namespace) -> dict[str, Any]:
-    """Defaults for the kind, then the --config file, then each --set, then --decoder."""
-    params = default_hyperparameters(args.kind)
+    """The --preset's keys for the kind, then the --config file, then each --set, then --decoder."""
+    params = default_hyperparameters(args.kind, getattr(args, "preset", DEFAULT_PRESET))
     if args.config is not None:
         try:
             params.update(json.loads(Path(args.config).read_text()))
@@ -110,11 +113,19 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, resume=args.resume, stop_at=args.stop_at, crop=crop or None,
         checkpoint_every=args.checkpoint_every, bf16=args.bf16, channels_last=not args.no_channels_last,
         progress=not args.no_progress, command=_command_line(), normalisation=args.normalisation,
+        preview=not getattr(args, "no_preview", False), compile=args.compile, workers=args.workers,
     )
-    if args.kind == "vae":
-        result = train_vae(params, args.data, args.out, args.steps, **common)
-    else:
-        result = train_diffusion(params, args.data, args.out, args.steps, vae=args.vae, **common)
-    losses = ", ".join(f"{k}={v:.4g}" for k, v in result.final_losses.items())
-    print(f"{result.out}: step {result.step}/{args.steps}, {result.wall_time_s:.0f} s, {losses}")
+    shard = setup(args.device)  # torchrun: join the process group; process 0 alone logs and writes
+    if not shard.main:
+        logging.getLogger("seaice_explorer").setLevel(logging.WARNING)
+    try:
+        if args.kind == "vae":
+            result = train_vae(params, args.data, args.out, args.steps, **common)
+        else:
+            result = train_diffusion(params, args.data, args.out, args.steps, vae=args.vae, **common)
+    finally:
+        teardown()
+    if shard.main:
+        losses = ", ".join(f"{k}={v:.4g}" for k, v in result.final_losses.items())
+        print(f"{result.out}: step {result.step}/{args.steps}, {result.wall_time_s:.0f} s, {losses}")
     return 0

@@ -1,4 +1,4 @@
-"""Training data: canonical Dataset -> normalised tensor (T, C, H, W) with land zeros, and crops.
+"""Training data: canonical Dataset -> normalised tensor (T, C, H, W) with land zeros, batches, crops.
 
 Normalisation z = (x - mean) / std per variable (the variable table's values or statistics of
 the training data over ocean cells). Values are clamped to the normalised physical bounds so a
@@ -11,9 +11,9 @@ import logging
 import math
 import os
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -25,17 +25,28 @@ from ..data.osisaf import training_subset
 from ..data.readers import dataset_name as named_dataset
 from ..errors import SeaIceInputError
 from ..variables import STATE_VARIABLES, VARIABLES
+from .distributed import Shard
 
 log = logging.getLogger(__name__)
 
 Normalisation = Literal["table", "data"]
 
 
+class Fields(Protocol):
+    """States to train on, indexed like a (T, C, H, W) tensor: a tensor in memory, or a store read
+    lazily (``training.stream.StoreDataset``)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __getitem__(self, index: Any) -> Tensor: ...
+
+
 @dataclass(frozen=True)
 class TrainingData:
     """Normalised training states and what is needed to undo the normalisation."""
 
-    fields: Tensor  # (T, C, H, W) float32, normalised, 0 on land
+    fields: Fields  # (T, C, H, W) float32, normalised, 0 on land; in memory or streamed
     mask: Tensor  # (H, W) float32, ocean = 1
     variables: tuple[str, ...]
     mean: tuple[float, ...]
@@ -119,16 +130,30 @@ def load_training_data(
     else:
         ocean = np.isfinite(raw).all(axis=(0, 1))
     mean, std = _normalisation(raw, ocean, variables, normalisation, source)
-    m = torch.tensor(mean, dtype=torch.float32)[:, None, None]
-    s = torch.tensor(std, dtype=torch.float32)[:, None, None]
-    fields = (torch.from_numpy(raw) - m) / s  # (T, C, H, W)
-    lo, hi = normalised_bounds(variables, mean, std)
-    fields = torch.maximum(torch.minimum(fields, hi[:, None, None]), lo[:, None, None])
     mask = torch.from_numpy(ocean.astype(np.float32))
-    fields = torch.where((mask > 0) & torch.isfinite(fields), fields, torch.zeros(()))
+    fields = normalise(torch.from_numpy(raw), variables, mean, std, mask)  # (T, C, H, W)
     grid = str(ds.attrs.get("grid", f"{h}x{w}"))
     log.info("training data: %d states of %s on %s, %d ocean cells", t, variables, grid, int(mask.sum()))
     return TrainingData(fields.contiguous(), mask, variables, mean, std, f"{source}, {t} states", grid)
+
+
+def normalise(raw: Tensor, variables: Sequence[str], mean: Sequence[float], std: Sequence[float],
+              mask: Tensor) -> Tensor:
+    """z = (x - mean) / std per channel of (..., C, H, W), clamped to the normalised bounds, 0 on land
+    (``mask`` (H, W) ocean = 1) and where not finite."""
+    m = torch.tensor(mean, dtype=torch.float32)[:, None, None]
+    s = torch.tensor(std, dtype=torch.float32)[:, None, None]
+    lo, hi = normalised_bounds(variables, mean, std)
+    z = torch.maximum(torch.minimum((raw - m) / s, hi[:, None, None]), lo[:, None, None])
+    return torch.where((mask > 0) & torch.isfinite(z), z, torch.zeros(()))
+
+
+def memory_batches(fields: Tensor, batch_size: int, generator: torch.Generator,
+                   shard: Shard = Shard()) -> Iterator[Tensor]:
+    """Forever: ``batch_size`` states drawn at random (with replacement) by ``generator``; this process's rows."""
+    local = shard.local(batch_size)
+    while True:
+        yield fields[shard.randint(fields.shape[0], local, generator)]
 
 
 def _normalisation(raw: np.ndarray, ocean: np.ndarray, variables: tuple[str, ...],
@@ -147,10 +172,12 @@ def _normalisation(raw: np.ndarray, ocean: np.ndarray, variables: tuple[str, ...
     return mean, std
 
 
-def random_crop(x: Tensor, mask: Tensor, size: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def random_crop(x: Tensor, mask: Tensor, size: int, generator: torch.Generator | None = None,
+                shard: Shard = Shard()) -> tuple[Tensor, Tensor]:
     """One random ``size``² window per sample of ``x`` (B, C, H, W) and the same window of ``mask``.
 
     ``mask`` is (H, W) or (B|1, Cm, H, W); returns ((B, C, size, size), (B, Cm, size, size)).
+    ``x`` holds ``shard``'s rows of a global batch: the windows are drawn for the global batch.
     """
     b, _, h, w = x.shape
     if size > h or size > w:
@@ -158,8 +185,9 @@ def random_crop(x: Tensor, mask: Tensor, size: int, generator: torch.Generator |
     if mask.ndim == 2:
         mask = mask[None, None]
     mask = mask.expand(b, -1, h, w)
-    ys = torch.randint(0, h - size + 1, (b,), generator=generator).tolist()
-    xs = torch.randint(0, w - size + 1, (b,), generator=generator).tolist()
+    gen = generator if generator is not None else torch.default_generator
+    ys = shard.randint(h - size + 1, b, gen).tolist()
+    xs = shard.randint(w - size + 1, b, gen).tolist()
     xc = torch.stack([x[i, :, y0:y0 + size, x0:x0 + size] for i, (y0, x0) in enumerate(zip(ys, xs))])
     mc = torch.stack([mask[i, :, y0:y0 + size, x0:x0 + size] for i, (y0, x0) in enumerate(zip(ys, xs))])
     return xc, mc

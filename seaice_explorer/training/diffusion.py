@@ -38,9 +38,11 @@ from ..diffusion.schedules import karras_sigmas
 from ..errors import SeaIceInputError
 from ..networks.unet import fixed_conditioning
 from ..registry import ModelEntry
-from .data import Normalisation, TrainingData, dataset_name, denormalise, load_training_data, random_crop
+from .data import Normalisation, TrainingData, dataset_name, denormalise, memory_batches, random_crop
+from .distributed import current_shard, local_device
 from .loops import TrainOptions, TrainResult, fit, seeded_module
 from .report import save_states_png
+from .stream import batches, open_training_data
 from .vae import encode_dataset, latent_scaling, reconstruction_error
 
 log = logging.getLogger(__name__)
@@ -60,18 +62,18 @@ def train_diffusion(
     """Train a ``dm`` or ``ldm`` (``config["kind"]``) denoiser; ``vae`` names the VAE checkpoint for ldm.
 
     ``overrides`` are :class:`TrainOptions` fields. Data normalisation, grid and (for ldm) the
-    latent statistics and the VAE's name and hash are filled into the saved config.
+    latent statistics and the VAE's name and hash are filled into the saved config. A store from
+    ``prepare`` is streamed (ldm: encoded once, in a pass over the store; the latents stay in memory).
     """
     opts = dataclasses.replace(options or TrainOptions(), steps=steps, **overrides)
     params = config.to_dict() if isinstance(config, DenoiserConfig) else dict(config or {})
     kind = params.setdefault("kind", "dm")
-    device = resolve_device(opts.device)
+    device = local_device(resolve_device(opts.device))
+    latents = None
     if kind == "ldm":
         td, latents, params = _latent_data(params, data, vae, device)
-        fields = latents
     elif kind == "dm":
-        td = load_training_data(data, params.get("variables"), normalisation)
-        fields = td.fields
+        td = open_training_data(data, params.get("variables"), normalisation)
         if opts.crop and opts.crop >= td.grid_size:
             opts = dataclasses.replace(opts, crop=None)
         if opts.crop and (opts.crop > td.grid_size or opts.crop % 2 ** (len(params.get("channel_mults") or (1, 2, 2)) - 1)):
@@ -87,28 +89,34 @@ def train_diffusion(
     if cfg.kind == "dm":  # (1 + Cc, H, W): the loss weight (mask) and the U-Net's conditioning D(x, σ, cond=)
         cond_full = torch.cat([td.mask[None], fixed_conditioning(td.mask, cfg.mask_channel, cfg.coord_channels)])
     fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
+    shard = current_shard()
 
-    def loss_fn(net, gen_cpu, gen_dev):
+    def loss_fn(net, x, gen_cpu, gen_dev):
         dev = next(net.parameters()).device
-        idx = torch.randint(fields.shape[0], (opts.batch_size,), generator=gen_cpu)
-        x = fields[idx]
         weight = cond = None
         if cond_full is not None:
             c = cond_full[None].expand(x.shape[0], -1, -1, -1)  # (B, 1 + Cc, H, W)
             if opts.crop:
-                x, c = random_crop(x, c, opts.crop, gen_cpu)
+                x, c = random_crop(x, c, opts.crop, gen_cpu, shard)
             c = c.to(dev)
             weight, cond = c[:, :1], (c[:, 1:] if cfg.cond_channels else None)
         x = x.to(dev).contiguous(memory_format=fmt)
-        loss = edm_loss(EDMPrecond(net, cfg.sigma_data), x, weight=weight, generator=gen_dev, p_mean=cfg.p_mean,
-                        p_std=cfg.p_std, sigma_data=cfg.sigma_data, extra_args={"cond": cond} if cond is not None else None)
-        return loss, {}
+        rnd, noise = shard.randn((x.shape[0],), gen_dev), shard.randn(tuple(x.shape), gen_dev)  # global-batch draws
+        loss = edm_loss(EDMPrecond(net, cfg.sigma_data), x, weight=weight, p_mean=cfg.p_mean, p_std=cfg.p_std,
+                        sigma_data=cfg.sigma_data, extra_args={"cond": cond} if cond is not None else None,
+                        rnd=rnd, noise=noise)
+        return shard.global_mean(loss, weight), {}
+
+    def draw(start, gen_cpu):
+        if latents is not None:
+            return memory_batches(latents, opts.batch_size, gen_cpu, shard)
+        return batches(td, opts.batch_size, gen_cpu, shard=shard, start=start, seed=opts.seed, workers=opts.workers)
 
     card = {"training_data": td.source, "parameters": sum(p.numel() for p in model.parameters())}
     if cfg.kind == "ldm":
         card["vae"] = f"{cfg.vae} (sha256 {cfg.vae_hash})"
-    result = fit(model, loss_fn, cfg, out, opts, card)
-    if result.step >= opts.steps:
+    result = fit(model, loss_fn, draw, cfg, out, opts, card)
+    if result.step >= opts.steps and shard.main:
         _finalise(result, cfg, td, vae, opts)
     return result
 
@@ -119,7 +127,7 @@ def _finalise(result: TrainResult, cfg: DenoiserConfig, td: TrainingData, vae: A
     vae_net = vae_cfg = None
     if cfg.kind == "ldm":
         vae_net, vae_cfg = load_checkpoint(vae)
-        errors, _ = reconstruction_error(vae_net, vae_cfg, td)  # type: ignore[arg-type]
+        errors = reconstruction_error(vae_net, vae_cfg, td)  # type: ignore[arg-type]
         result.card["reconstruction_error"] = {f"VAE {k}": v for k, v in errors.items()}
     if opts.preview:
         _preview(result, net, cfg, td, vae, opts.seed)
@@ -133,7 +141,7 @@ def _latent_data(params: dict, data: Any, vae: str | os.PathLike | None, device:
     net, vcfg = load_checkpoint(vae, device=device)
     if not isinstance(vcfg, VAEConfig):
         raise SeaIceInputError(vae, f"expected a VAE checkpoint, found kind {vcfg.kind!r}", "Pass a VAE checkpoint")
-    td = load_training_data(data, vcfg.variables, (vcfg.mean, vcfg.std))
+    td = open_training_data(data, vcfg.variables, (vcfg.mean, vcfg.std))
     if td.grid_size != vcfg.grid_size:
         raise SeaIceInputError(vae, f"VAE trained on a {vcfg.grid_size}² grid, data are {td.grid_size}²",
                                "Train the VAE on the same grid as the diffusion model")

@@ -1,10 +1,13 @@
-"""The shared training loop: AdamW, warm-up + cosine learning rate, EMA, checkpoints, resume.
+"""The shared training loop: AdamW, warm-up + cosine learning rate, EMA, checkpoints, resume, DDP.
 
 Resume state lives in ``<out>/train_state/`` without pickles: ``model.safetensors`` (raw
 weights), ``optimizer.safetensors`` (AdamW moments and step counts, one tensor each),
 ``rng.safetensors`` (the generators' states as uint8 tensors) and ``state.json`` (step, wall
 time, running losses). The EMA weights are the checkpoint's own ``model.safetensors``. Resuming
 restores all of them, so a run cut at step k and resumed gives the same weights as an uncut run.
+
+Under ``torchrun`` (``training.distributed``) every process runs this loop on its rows of each
+global batch, with the model in DDP; all load the same resume state, and process 0 alone writes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,14 +39,18 @@ from ..checkpoints import (
     save_checkpoint,
 )
 from ..errors import SeaIceInputError
+from .distributed import current_shard, local_device, wrap
 from .ema import EMA
 from .report import hardware
 
 log = logging.getLogger(__name__)
 
 STATE_DIR = "train_state"
-#: loss_fn(model, cpu_generator, device_generator) -> (loss, {name: scalar tensor})
-LossFn = Callable[[nn.Module, torch.Generator, torch.Generator], tuple[Tensor, dict[str, Tensor]]]
+#: loss_fn(net, batch, cpu_generator, device_generator) -> (loss, {name: scalar tensor}); ``batch`` is
+#: this process's rows (B, C, H, W) of the global batch, on the CPU
+LossFn = Callable[[nn.Module, Tensor, torch.Generator, torch.Generator], tuple[Tensor, dict[str, Tensor]]]
+#: batches(start_step, cpu_generator) -> this process's rows of each global batch from start_step on
+Batches = Callable[[int, torch.Generator], Iterator[Tensor]]
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class TrainOptions:
     crop: int | None = None  # random square crops (patch training) of this size
     checkpoint_every: int = 500
     bf16: bool = False  # bf16 autocast (CPU or CUDA)
+    compile: bool = False  # torch.compile the network
+    workers: int = 2  # DataLoader worker processes of a streamed store (0: read in the training process)
     channels_last: bool = True
     resume: bool = False
     stop_at: int | None = None  # stop after this step, leaving a resumable state (time-boxed runs)
@@ -105,11 +114,15 @@ def seeded_module(build: Callable[[], nn.Module], seed: int) -> nn.Module:
     return build()
 
 
-def fit(model: nn.Module, loss_fn: LossFn, config: Config, out: str | os.PathLike, opts: TrainOptions,
-        card: dict[str, Any]) -> TrainResult:
-    """Optimise ``model`` for ``opts.steps`` steps; checkpoints (EMA weights) go to ``out``."""
+def fit(model: nn.Module, loss_fn: LossFn, batches: Batches, config: Config, out: str | os.PathLike,
+        opts: TrainOptions, card: dict[str, Any], *, entry: str = "forward") -> TrainResult:
+    """Optimise ``model`` for ``opts.steps`` steps; checkpoints (EMA weights) go to ``out``.
+
+    ``loss_fn`` calls ``model.<entry>`` as ``net(...)`` (in DDP under torchrun).
+    """
     out = Path(out).absolute()  # a bare name like "dm" would otherwise resolve to the models dir on reload
-    device = resolve_device(opts.device)
+    shard = current_shard()
+    device = local_device(resolve_device(opts.device))
     fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
     model = model.to(device=device, memory_format=fmt).train()
     optimizer = _adamw(model, opts)
@@ -122,13 +135,19 @@ def fit(model: nn.Module, loss_fn: LossFn, config: Config, out: str | os.PathLik
         log.info("resumed %s at step %d", out, step)
     elif opts.resume:
         log.info("nothing to resume in %s: starting from step 0", out)
-    elif (out / "model.safetensors").exists():
+    elif (out / "model.safetensors").exists() and shard.main:
         log.warning("overwriting the checkpoint in %s (pass resume=True / --resume to continue it)", out)
+    net = wrap(model, device, entry)
+    if opts.compile:
+        net = torch.compile(net)
+    stream = batches(step, gen_cpu)
     stop = min(opts.steps, opts.stop_at) if opts.stop_at is not None else opts.steps
-    bar = _progress(opts, step, stop)
+    bar = _progress(opts, step, stop) if shard.main else None
     t0 = time.perf_counter() - elapsed
 
     def checkpoint(step: int) -> None:
+        if not shard.main:
+            return
         now = time.perf_counter() - t0
         save_checkpoint(out, ema.module, config, {**card, **_progress_card(step, now, history, opts)})
         _save_state(out, step, now, history, model, optimizer, gen_cpu, gen_dev)
@@ -138,8 +157,9 @@ def fit(model: nn.Module, loss_fn: LossFn, config: Config, out: str | os.PathLik
             lr = lr_at(step, opts.lr, opts.warmup_steps, opts.steps, opts.min_lr_ratio)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            batch = next(stream)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=opts.bf16):
-                loss, parts = loss_fn(model, gen_cpu, gen_dev)
+                loss, parts = loss_fn(net, batch, gen_cpu, gen_dev)
             if not torch.isfinite(loss):
                 raise RuntimeError(f"non-finite loss {loss.item()} at step {step}; lower the learning rate")
             optimizer.zero_grad(set_to_none=True)
@@ -149,7 +169,7 @@ def fit(model: nn.Module, loss_fn: LossFn, config: Config, out: str | os.PathLik
             optimizer.step()
             ema.update(model, step)
             step += 1
-            _record(history, {"loss": loss, **parts})
+            _record(history, shard.average({"loss": loss, **parts}))
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", lr=f"{lr:.2e}")
@@ -203,11 +223,16 @@ def _progress_card(step: int, elapsed: float, history: dict[str, list[float]], o
         "steps": step if step >= opts.steps else f"{step} of {opts.steps} (in progress)",
         "batch_size": opts.batch_size,
         "wall_time_s": round(elapsed, 1),
-        "hardware": hardware(resolve_device(opts.device), opts.bf16),
+        "hardware": hardware(resolve_device(opts.device), opts.bf16) + _parallel(opts),
         "seed": opts.seed,
         "command": opts.command or "(Python API)",
         "final_losses": {f"{k} (mean of last 100 steps)": v for k, v in _final_losses(history).items()},
     }
+
+
+def _parallel(opts: TrainOptions) -> str:
+    shard = current_shard()
+    return (f"; DDP over {shard.world} processes" if shard.world > 1 else "") + ("; torch.compile" if opts.compile else "")
 
 
 # -- resume state (safetensors + JSON, no pickles) ------------------------------------------------

@@ -20,9 +20,11 @@ from ..errors import SeaIceInputError
 from ..networks import VAE
 from ..registry import native_bounds
 from ..variables import VARIABLES
-from .data import Normalisation, TrainingData, dataset_name, denormalise, load_training_data, random_crop
+from .data import Fields, Normalisation, TrainingData, dataset_name, denormalise, random_crop
+from .distributed import current_shard
 from .loops import TrainOptions, TrainResult, fit, seeded_module
 from .report import save_states_png
+from .stream import batches, open_training_data
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +42,12 @@ def train_vae(
     """Train a VAE on ``data`` and save ``out`` (EMA weights, config, model card, sample.png).
 
     ``overrides`` are :class:`TrainOptions` fields (``batch_size``, ``lr``, ``seed``, ``device``,
-    ``resume``, ``crop``...). Mean/std and grid in the config are set from the data.
+    ``resume``, ``crop``...). Mean/std and grid in the config are set from the data; a store from
+    ``prepare`` is streamed.
     """
     opts = dataclasses.replace(options or TrainOptions(), steps=steps, **overrides)
     params = config.to_dict() if isinstance(config, VAEConfig) else dict(config or {})
-    td = load_training_data(data, params.get("variables"), normalisation)
+    td = open_training_data(data, params.get("variables"), normalisation)
     params.update(variables=list(td.variables), grid_size=td.grid_size, grid=td.grid,
                   mean=list(td.mean), std=list(td.std))
     params.setdefault("dataset", dataset_name(data))
@@ -56,27 +59,32 @@ def train_vae(
     model = seeded_module(lambda: build_module(cfg), opts.seed)
     lower, upper = td.bounds
     fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
+    shard = current_shard()
 
-    def loss_fn(net, gen_cpu, gen_dev):
+    def loss_fn(net, x, gen_cpu, gen_dev):  # net(...) is VAE.loss
         device = next(net.parameters()).device
-        idx = torch.randint(td.fields.shape[0], (opts.batch_size,), generator=gen_cpu)
-        x, mask = td.fields[idx], td.mask[None, None]
+        mask = td.mask[None, None]
         if opts.crop:
-            x, mask = random_crop(x, mask, opts.crop, gen_cpu)
-        x = x.to(device).contiguous(memory_format=fmt)
-        out_ = net.loss(x, mask.to(device), lower.to(device), upper.to(device), generator=gen_dev)
-        return out_.total, {"nll": out_.nll, "kl": out_.kl}
+            x, mask = random_crop(x, mask, opts.crop, gen_cpu, shard)
+        x, mask = x.to(device).contiguous(memory_format=fmt), mask.to(device)
+        eps = shard.randn((x.shape[0], cfg.latent_channels, *(n // cfg.downsample for n in x.shape[-2:])), gen_dev)
+        out_ = net(x, mask, lower.to(device), upper.to(device), eps=eps)
+        nll = shard.global_mean(out_.nll, mask.expand(x.shape[0], -1, -1, -1))
+        return nll + cfg.beta * out_.kl, {"nll": nll, "kl": out_.kl}
+
+    def draw(start, gen_cpu):
+        return batches(td, opts.batch_size, gen_cpu, shard=shard, start=start, seed=opts.seed, workers=opts.workers)
 
     n_params = sum(p.numel() for p in model.parameters())
     card = {"training_data": td.source, "parameters": n_params}
-    result = fit(model, loss_fn, cfg, out, opts, card)
-    if result.step >= opts.steps:
+    result = fit(model, loss_fn, draw, cfg, out, opts, card, entry="loss")
+    if result.step >= opts.steps and shard.main:
         _finalise(result, cfg, td, opts)
     return result
 
 
 @torch.no_grad()
-def encode_dataset(vae: nn.Module, fields: Tensor, batch: int = 16) -> Tensor:
+def encode_dataset(vae: nn.Module, fields: Fields, batch: int = 16) -> Tensor:
     """Posterior means of all states ``(T, C, H, W)`` -> ``(T, L, H/f, W/f)`` on the CPU."""
     device = next(vae.parameters()).device
     return torch.cat([vae.encode(fields[i:i + batch].to(device))[0].float().cpu()
@@ -91,7 +99,7 @@ def latent_scaling(latents: Tensor) -> tuple[tuple[float, ...], tuple[float, ...
 
 
 @torch.no_grad()
-def reconstruct(vae: VAE, cfg: VAEConfig, fields: Tensor, batch: int = 16) -> Tensor:
+def reconstruct(vae: VAE, cfg: VAEConfig, fields: Fields, batch: int = 16) -> Tensor:
     """Physical reconstructions through the posterior mean, decoded by the pipeline's one decode path:
     the decoder's point estimate (clamp(μ, l, u) for the censored decoder, μ for the Gaussian one)."""
     device = next(vae.parameters()).device
@@ -101,19 +109,22 @@ def reconstruct(vae: VAE, cfg: VAEConfig, fields: Tensor, batch: int = 16) -> Te
     return torch.cat(outs)  # (T, C, H, W)
 
 
-def reconstruction_error(vae: VAE, cfg: VAEConfig, td: TrainingData) -> tuple[dict[str, float], torch.Tensor]:
-    """RMSE per variable in physical units over all ocean cells and states, and the reconstructions."""
-    phys = reconstruct(vae, cfg, td.fields)
-    truth = denormalise(td.fields, cfg.mean, cfg.std)
+def reconstruction_error(vae: VAE, cfg: VAEConfig, td: TrainingData, batch: int = 16) -> dict[str, float]:
+    """RMSE per variable in physical units over all ocean cells and states (read ``batch`` at a time)."""
     ocean = td.mask > 0
+    squares, count = torch.zeros(len(cfg.variables), dtype=torch.float64), 0
+    for i in range(0, td.fields.shape[0], batch):
+        x = td.fields[i:i + batch]
+        diff = (reconstruct(vae, cfg, x, batch) - denormalise(x, cfg.mean, cfg.std))[:, :, ocean]  # (b, C, N)
+        squares += diff.double().square().sum(dim=(0, 2))
+        count += diff.shape[0] * diff.shape[2]
     errors = {}
     for c, name in enumerate(cfg.variables):
-        diff = (phys[:, c] - truth[:, c])[:, ocean]
-        errors[f"{name} RMSE [{VARIABLES[name].units}]"] = float(diff.square().mean().sqrt())
+        errors[f"{name} RMSE [{VARIABLES[name].units}]"] = float((squares[c] / count).sqrt())
     sigma = vae.log_scale.exp().detach().cpu()
     for c, name in enumerate(cfg.variables):
         errors[f"{name} decoder sigma [{VARIABLES[name].units}]"] = float(sigma[c] * cfg.std[c])
-    return errors, phys
+    return errors
 
 
 def _finalise(result: TrainResult, cfg: VAEConfig, td: TrainingData, opts: TrainOptions) -> None:
@@ -121,16 +132,17 @@ def _finalise(result: TrainResult, cfg: VAEConfig, td: TrainingData, opts: Train
     vae, _ = load_checkpoint(result.out)
     mean, std = latent_scaling(encode_dataset(vae, td.fields))
     cfg = dataclasses.replace(cfg, latent_mean=mean, latent_std=std)  # the VAE owns its latent scaling
-    errors, phys = reconstruction_error(vae, cfg, td)  # type: ignore[arg-type]
+    errors = reconstruction_error(vae, cfg, td)  # type: ignore[arg-type]
     result.card["reconstruction_error"] = errors
     log.info("VAE reconstruction error: %s", errors)
     if opts.preview:
         idx = sorted({0, td.fields.shape[0] // 2})
         truth = denormalise(td.fields[idx], cfg.mean, cfg.std)
+        phys = reconstruct(vae, cfg, td.fields[idx])  # type: ignore[arg-type]
         land = (td.mask <= 0).numpy()
         rows = []
         for t, i in enumerate(idx):
-            rows += [truth[t].numpy(), phys[i].numpy()]
+            rows += [truth[t].numpy(), phys[t].numpy()]
         states = np.stack(rows)
         states[:, :, land] = np.nan
         titles = [s for i in idx for s in (f"state {i}", f"reconstruction {i}")]

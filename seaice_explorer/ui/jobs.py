@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 from cachetools import LRUCache
 
+from ..runtime import release_memory
 from . import analysis
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,7 @@ class Runner:
                 result = analysis.analyse(samples, reference, key=key, seconds=time.perf_counter() - t0)
                 self.cache.put(key, result)
                 job.results[key.backend] = result
+            release_memory()  # the sampler's activations: kept in the heap while sampling, not after
 
     def trajectory(self, job: Job) -> None:
         key = job.plan[0]

@@ -20,6 +20,7 @@ import param
 from ..configs import resolve_models_dir
 from ..errors import SeaIceInputError
 from ..registry import Registry, discover
+from ..runtime import release_memory
 from . import analysis
 from .jobs import ResultCache, default_generate
 from .state import ExplorerState
@@ -43,7 +44,7 @@ def shared_registry(models_dir: str | os.PathLike | None = None) -> Registry:
     return pn.state.as_cached(f"seaice-explorer:registry:{root}", lambda: load_registry(root))
 
 
-def shared_cache(budget_mb: int = 1024) -> ResultCache:
+def shared_cache(budget_mb: int = 256) -> ResultCache:
     """The results cache shared by every session of this server."""
     return pn.state.as_cached("seaice-explorer:results", lambda: ResultCache(budget_mb << 20))
 
@@ -56,8 +57,11 @@ def shared_executor() -> ThreadPoolExecutor:
 
 @pn.cache(max_items=4)
 def cached_reference(spec: str, grid: str | None = None) -> analysis.ReferenceData:
-    """A reference and its summaries, loaded once per server and (spec, grid)."""
-    return analysis.load_reference(spec, grid=grid)
+    """A reference and its summaries, loaded once per server and (spec, grid); the loading's
+    temporaries go back to the OS (the heap keeps its peak otherwise, see :mod:`runtime`)."""
+    reference = analysis.load_reference(spec, grid=grid)
+    release_memory()
+    return reference
 
 
 def warm_up(registry: Registry, device: str = "auto") -> float:
