@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs/osisaf
-export OMP_NUM_THREADS=1
+export OMP_NUM_THREADS=${TRAIN_THREADS:-1}  # TRAIN_THREADS=2 when one model trains alone
 COMMON=(--data osisaf --seed 0 --no-progress --checkpoint-every 250 --resume)
 # The resume state (weights, EMA, optimiser; git-ignored) lives outside the work tree, which a new
 # session lays anew: each model's train_state/ is a link into $SEAICE_TRAIN_STATE.

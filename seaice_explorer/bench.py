@@ -178,6 +178,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flops", action="store_true",
                         help="instead: parameters and FLOPs per network evaluation of each training preset "
                              "(default-128, paper-512) and the predicted dm ÷ ldm sampling cost at --steps")
+    parser.add_argument("--time", action="store_true",
+                        help="with --flops: also time one evaluation of each network on the CPU (random weights)")
 
 
 def _table(report: dict[str, Any]) -> str:
@@ -201,7 +203,7 @@ def _table(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.flops:
-        report = flop_report(sampler=args.sampler, steps=args.steps)
+        report = flop_report(sampler=args.sampler, steps=args.steps, timed=args.time)
         print(json.dumps(report, indent=2) if args.json else flop_table(report))
         return 0
     if args.quality:

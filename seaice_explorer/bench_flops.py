@@ -15,6 +15,8 @@ Sec. 4) measured at 512². NFE: Heun 2n − 1 for n steps, the other samplers n.
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,26 +68,61 @@ def count_flops(config: VAEConfig | DenoiserConfig, size: int | None = None) -> 
     return {"input": shape, "params": int(params), "flops": int(counter.get_total_flops())}
 
 
-def preset_flops(preset: str, sampler: str = "heun", steps: int = 20) -> dict[str, Any]:
-    """Each network of ``preset`` (params, FLOPs) and the predicted dm ÷ ldm sampling-cost ratio."""
+@torch.no_grad()
+def time_evaluation(config: VAEConfig | DenoiserConfig, repeat: int = 3, device: str = "cpu") -> float:
+    """Median seconds of one batch-1 evaluation (as :func:`count_flops`) with random weights, after
+    one warm-up call; float32, the current thread count."""
+    torch.manual_seed(0)
+    net = build_module(config).to(device).eval()
+    if isinstance(config, VAEConfig):
+        side = config.grid_size // config.downsample
+        z = torch.randn(1, config.latent_channels, side, side, device=device)
+        call = lambda: net.decode(z)  # noqa: E731
+    else:
+        side = config.spatial_size
+        x, sigma = torch.randn(1, config.in_channels, side, side, device=device), torch.ones(1, device=device)
+        kwargs = {"cond": torch.zeros(1, config.cond_channels, side, side, device=device)} if config.cond_channels else {}
+        call = lambda: net(x, sigma, **kwargs)  # noqa: E731
+    times = []
+    for _ in range(repeat + 1):
+        t0 = time.perf_counter()
+        call()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[1:])
+
+
+def preset_flops(preset: str, sampler: str = "heun", steps: int = 20, timed: bool = False) -> dict[str, Any]:
+    """Each network of ``preset`` (params, FLOPs) and the predicted dm ÷ ldm sampling-cost ratio;
+    ``timed``: also the seconds of one evaluation on the CPU and the ratio those seconds predict."""
     cfgs = preset_configs(preset)
-    rows = {"dm U-Net": count_flops(cfgs["dm"]), "ldm U-Net": count_flops(cfgs["ldm"]),
-            "VAE decoder": count_flops(cfgs["vae"])}
+    nets = {"dm U-Net": cfgs["dm"], "ldm U-Net": cfgs["ldm"], "VAE decoder": cfgs["vae"]}
+    rows = {name: count_flops(cfg) for name, cfg in nets.items()}
     n = nfe(sampler, steps)
     dm_cost = rows["dm U-Net"]["flops"] * n
     ldm_cost = rows["ldm U-Net"]["flops"] * n + rows["VAE decoder"]["flops"]
     vae = cfgs["vae"]
-    return {"grid_size": vae.grid_size, "latent": [vae.latent_channels, vae.latent_size, vae.latent_size],
-            "nfe": n, "networks": rows, "dm_sampling_flops": dm_cost, "ldm_sampling_flops": ldm_cost,
-            "predicted_ratio": round(dm_cost / ldm_cost, 1)}
+    out = {"grid_size": vae.grid_size, "latent": [vae.latent_channels, vae.latent_size, vae.latent_size],
+           "nfe": n, "networks": rows, "dm_sampling_flops": dm_cost, "ldm_sampling_flops": ldm_cost,
+           "predicted_ratio": round(dm_cost / ldm_cost, 1)}
+    if timed:
+        for name, cfg in nets.items():
+            rows[name]["cpu_seconds"] = round(time_evaluation(cfg), 4)
+        dm_s = rows["dm U-Net"]["cpu_seconds"] * n
+        ldm_s = rows["ldm U-Net"]["cpu_seconds"] * n + rows["VAE decoder"]["cpu_seconds"]
+        out.update(dm_sampling_cpu_s=round(dm_s, 2), ldm_sampling_cpu_s=round(ldm_s, 2),
+                   timed_ratio=round(dm_s / ldm_s, 1), threads=torch.get_num_threads())
+    return out
 
 
-def flop_report(presets: Sequence[str] | None = None, sampler: str = "heun", steps: int = 20) -> dict[str, Any]:
+def flop_report(presets: Sequence[str] | None = None, sampler: str = "heun", steps: int = 20,
+                timed: bool = False) -> dict[str, Any]:
     """:func:`preset_flops` of every preset (default: all), JSON-ready, with the paper's measured ratio."""
     return {"settings": {"sampler": sampler, "steps": steps, "batch": 1, "torch": torch.__version__,
                          "counted": "torch.utils.flop_counter.FlopCounterMode on the meta device; "
                                     "FLOPs = 2 x multiply-adds"},
-            "presets": {p: preset_flops(p, sampler, steps) for p in (presets or PRESETS)},
+            "presets": {p: preset_flops(p, sampler, steps, timed) for p in (presets or PRESETS)},
             "paper_ratio": PAPER_RATIO}
 
 
@@ -102,4 +139,8 @@ def flop_table(report: dict[str, Any]) -> str:
                  f"paper, measured at 512²: about {report['paper_ratio']:g}x)")
     for name, row in report["presets"].items():
         lines.append(f"  {name:<12} {row['grid_size']}², {row['nfe']} NFE: {row['predicted_ratio']}x")
+        if "timed_ratio" in row:
+            secs = ", ".join(f"{k} {r['cpu_seconds']} s" for k, r in row["networks"].items())
+            lines.append(f"  {'':<12} one CPU evaluation ({row['threads']} threads): {secs}; dm {row['dm_sampling_cpu_s']} s"
+                         f" vs ldm {row['ldm_sampling_cpu_s']} s per sample: {row['timed_ratio']}x")
     return "\n".join(lines)

@@ -187,3 +187,13 @@ def test_paper_512_end_to_end(shared_data, tmp_path, capsys):
     finally:
         sys.path.remove(str(ROOT))
     print(f"paper-512 end to end: {time.perf_counter() - t0:.0f} s")
+
+
+def test_timed_flop_report_gives_seconds_and_their_ratio():
+    from seaice_explorer.bench_flops import preset_flops
+
+    row = preset_flops("default-128", steps=2, timed=True)  # the 128² networks: a second or two
+    secs = {k: r["cpu_seconds"] for k, r in row["networks"].items()}
+    assert all(s > 0 for s in secs.values()), secs
+    n = row["nfe"]
+    assert row["timed_ratio"] == round(secs["dm U-Net"] * n / (secs["ldm U-Net"] * n + secs["VAE decoder"]), 1)
