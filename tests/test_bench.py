@@ -71,3 +71,36 @@ def test_quality_against_nfe_table(tiny_models, tmp_path) -> None:
     assert cheapest and cheapest[0]["nfe"] <= base["nfe"] and base in cheapest
     huge = {k: 1e9 for k in report["noise_floor"]}
     assert within_floor(report["rows"], huge, base)[0]["nfe"] == 3
+
+
+def test_within_floor_keeps_better_scores_and_drops_worse_ones() -> None:
+    from seaice_explorer.evaluation.quality import within_floor
+
+    floor = {"extent_w1_1e6km2": 0.1, "miz_freq_rmse": 0.01}
+    base = {"backend": "dm", "nfe": 39, "seconds": 9.0, "extent_w1_1e6km2": 0.4, "miz_freq_rmse": 0.03}
+    better = {**base, "nfe": 5, "seconds": 1.0, "extent_w1_1e6km2": 0.1}  # far better than the floor: kept
+    worse = {**base, "nfe": 3, "seconds": 0.5, "miz_freq_rmse": 0.05}  # worse by 2 floors: dropped
+    other = {**better, "backend": "ldm", "nfe": 1}  # another backend: not compared
+    assert [r["nfe"] for r in within_floor([base, better, worse, other], floor, base)] == [5, 39]
+
+
+def test_app_default_sampler_is_within_the_floor_of_heun_20_in_the_shipped_quality_tables() -> None:
+    """The app's default (sampler, steps) is backed by bench --quality: within the noise floor of
+    Heun with 20 steps for every backend measured, and the cheapest such setting of each table."""
+    from seaice_explorer.evaluation.quality import within_floor
+    from seaice_explorer.ui.state import ExplorerState
+
+    default = (ExplorerState.param.sampler.default, ExplorerState.param.steps.default)
+    tables = sorted((Path(__file__).parents[1] / "docs" / "benchmarks").glob("quality_nfe_*.json"))
+    assert tables
+    backends = 0
+    for path in tables:
+        report = json.loads(path.read_text())
+        for backend in {r["backend"] for r in report["rows"]}:
+            rows = [r for r in report["rows"] if r["backend"] == backend]
+            base = next(r for r in rows if r["sampler"] == "heun" and r["steps"] == 20)
+            ok = within_floor(rows, report["noise_floor"], base)
+            assert default in {(r["sampler"], r["steps"]) for r in ok}, (path.name, backend)
+            assert ok[0]["nfe"] == min(r["nfe"] for r in rows if (r["sampler"], r["steps"]) == default)
+            backends += 1
+    assert backends >= 3

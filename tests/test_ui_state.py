@@ -247,8 +247,8 @@ def test_results_are_cached_by_key(fake, reference):
     s1 = make_state(fake, reference, cache=cache)
     s1.generate()
     assert len(fake.calls) == 2 and len(cache) == 2
-    assert set(cache.keys()) == {GenerationKey(DATA, 3, 4, "heun", 0, "clamp", "default"),
-                                 GenerationKey(CENS, 3, 4, "heun", 0, "clamp", "default")}
+    assert set(cache.keys()) == {GenerationKey(DATA, 3, 4, "dpmpp-2m", 0, "clamp", "default"),
+                                 GenerationKey(CENS, 3, 4, "dpmpp-2m", 0, "clamp", "default")}
     # another session on the same server reuses both results: no new generation
     s2 = make_state(fake, reference, cache=cache)
     s2.generate()

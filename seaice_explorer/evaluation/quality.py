@@ -61,8 +61,9 @@ def quality_against_nfe(backends: Sequence[str] | None = None, n: int = 64, seed
 
 
 def within_floor(rows: Sequence[Mapping[str, Any]], floor: Mapping[str, float], base: Mapping[str, Any]) -> list[dict]:
-    """Rows whose every score is within the noise floor of ``base`` (e.g. Heun with 20 steps):
-    |score − base score| ≤ floor score, cheapest (fewest NFE) first."""
+    """Rows no worse than ``base`` (e.g. Heun with 20 steps) by more than the noise floor in any
+    score: score − base score ≤ floor score (the scores are distances: lower is better, and a
+    setting that scores better than the base is as good), cheapest (fewest NFE) first."""
     ok = [r for r in rows if r["backend"] == base["backend"]
-          and all(abs(r[k] - base[k]) <= floor[k] for k in floor if k in r and k in base)]
+          and all(r[k] - base[k] <= floor[k] for k in floor if k in r and k in base)]
     return sorted(ok, key=lambda r: (r["nfe"], r["seconds"]))

@@ -42,8 +42,13 @@ class ExplorerState(param.Parameterized):
                                   doc="Backends of the data set to compare side by side.")
     variable = param.Selector(default="sic", objects=list(STATE_VARIABLES), doc="Variable shown on the maps.")
     n = param.Integer(default=8, bounds=(1, 64), doc="Number of samples per backend (ensemble size).")
-    sampler = param.Selector(default="heun", objects=list(SAMPLERS), doc="ODE sampler (Heun is the paper's).")
-    steps = param.Integer(default=20, bounds=(2, 200), doc="Sampler steps (Heun: 2·steps − 1 network calls).")
+    # Default: DPM-Solver++(2M) with 5 steps (5 network evaluations), the cheapest setting whose scores
+    # stay within the noise floor of Heun with 20 steps (39) for dm, ldm-gaussian and ldm-censored
+    # (bench --quality, 64 samples: docs/benchmarks/quality_nfe_*.json).
+    sampler = param.Selector(default="dpmpp-2m", objects=list(SAMPLERS),
+                             doc="ODE sampler (Heun is the paper's; DPM-Solver++(2M) needs fewer steps).")
+    steps = param.Integer(default=5, bounds=(2, 200),
+                          doc="Sampler steps (Heun: 2·steps − 1 network calls, the others: one per step).")
     seed = param.Integer(default=0, bounds=(0, 2**31 - 1), doc="Random seed: the same seed gives the same states.")
     bounds = BoundsSelector(default="clamp", objects=list(BOUNDS), doc="Physical bounds: " + "; ".join(BOUNDS.values()))
     reference = param.Selector(default=DEFAULT_DATASET, objects=[DEFAULT_DATASET],
@@ -269,6 +274,11 @@ class ExplorerState(param.Parameterized):
         if job.trajectory is not None:
             job.done_steps = job.total_steps
         return self._start(job, self.runner.trajectory)
+
+    def clear_results(self) -> None:
+        """Show the reference alone (the tour's first stop); cached results stay cached."""
+        self._shown = None
+        self.param.update(results={}, stale=False)
 
     def cancel(self) -> None:
         """Ask the running generation to stop at its next sampler step."""
