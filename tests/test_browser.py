@@ -216,6 +216,35 @@ def test_dashboard_end_to_end_offline(server, tmp_path):
                            return out; }""")
             assert "ldm-censored · noisy latent, channel 0" in titles, titles
             _save_screenshot(page, "denoise.png", tmp_path)
+
+            # the observed family: real OSI SAF concentration, judged against 2019
+            page.locator(".bk-tab", has_text="Maps").first.click()
+            page.get_by_role("combobox", name="Data set").select_option(label="OSI SAF observations (real, concentration)")
+            expect(page.get_by_text("osisaf-ldm-censored · latent diffusion, censored decoder")).to_be_visible()
+            variable = page.get_by_role("combobox", name="Variable")
+            expect(variable.locator("option")).to_have_count(1)  # the observations have sic only
+            expect(variable).to_have_value(re.compile("sic"))
+            page.get_by_role("button", name="Generate").click()
+            expect(page.get_by_text("done in")).to_be_visible()
+            page.wait_for_function(
+                """() => { for (const d of Bokeh.documents) for (const m of d._all_models.values())
+                             if (typeof m.text === 'string' && m.text.startsWith('osisaf-ldm-censored · member'))
+                               return true; return false; }""")
+            page.wait_for_timeout(1500)
+            titles = page.evaluate(
+                """() => { const out = []; for (const d of Bokeh.documents) for (const m of d._all_models.values())
+                             if (typeof m.text === 'string' && m.text.includes('·')) out.push(m.text);
+                           return out; }""")
+            assert any(t.startswith("reference") and "2019" in t for t in titles), titles  # the year never seen
+            # the synthetic family is no longer offered
+            expect(page.get_by_text("ldm-gaussian · latent diffusion, Gaussian decoder", exact=True)).to_have_count(0)
+            canvases = page.locator(".maps canvas")
+            assert any(_canvas_painted(canvases.nth(i)) for i in range(canvases.count()))
+            _save_screenshot(page, "osisaf_maps.png", tmp_path)
+            page.locator(".bk-tab", has_text="MIZ statistics").first.click()
+            expect(page.get_by_text("Scores against the reference")).to_be_visible()
+            page.wait_for_timeout(1500)
+            _save_screenshot(page, "osisaf_miz.png", tmp_path)
         finally:
             browser.close()
     assert not external, f"requests outside localhost: {external}"
