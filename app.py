@@ -20,6 +20,8 @@ from pathlib import Path
 
 TITLE = "Sea-ice explorer · diffusion models of Arctic sea ice"
 URL_PARAMS = {p: p for p in ("dataset", "seed", "backends", "variable", "n", "steps", "sampler", "bounds")}
+#: Presentation mode and the tour stop travel in the URL too: ``?presentation=true&tour=1`` opens a lesson.
+DISPLAY_URL_PARAMS, TOUR_URL_PARAMS = {"presentation": "presentation"}, {"step": "tour"}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -36,7 +38,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="OSI SAF or NSIDC sea-ice concentration file to offer as reference")
     parser.add_argument("--cache-mb", type=int, default=1024, help="memory budget of cached results (MB)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="generation device")
-    parser.add_argument("--no-autogenerate", action="store_true", help="do not generate when a page opens")
+    parser.add_argument("--no-autogenerate", action="store_true",
+                        help="do not generate when a page opens (the guided tour's results are then computed "
+                             "when the tour is first opened, not at start-up)")
+    parser.add_argument("--no-tour-prep", action="store_true",
+                        help="compute the guided tour's results when the tour is first opened, not at start-up")
     return parser.parse_args(list(argv or []))
 
 
@@ -69,28 +75,50 @@ def create_app(argv: Sequence[str] | None = None):
 
     from seaice_explorer.runtime import configure_allocator
     from seaice_explorer.ui.denoise_view import DenoiseView
+    from seaice_explorer.ui.header import Header
+    from seaice_explorer.ui.layout import RESIZE_PARAMS, Display
     from seaice_explorer.ui.maps_view import MapsView
-    from seaice_explorer.ui.session import connect_session
+    from seaice_explorer.ui.presentation import PRESENTATION_CSS
+    from seaice_explorer.ui.session import connect_session, shared_tour_bank
     from seaice_explorer.ui.sidebar import Downloads, Sidebar
+    from seaice_explorer.ui.slides import Slides
     from seaice_explorer.ui.tabs import AboutView, MizView, SmoothingView, lazy_tabs
+    from seaice_explorer.ui.tour import Tour
+    from seaice_explorer.ui.tour_view import TourCard
 
     configure_allocator()  # once per server process: the fast allocator without LD_PRELOAD
     args = parse_args(argv)
     pn.extension(notifications=True)
     state = create_state(args)
-    if pn.state.location is not None:
-        pn.state.location.sync(state, URL_PARAMS, on_error=lambda bad: state.notify(
-            f"Ignored invalid settings in the URL: {bad}", "warning"))
+    display = Display()
+    location = pn.state.location
+
+    def warn(bad: object) -> None:
+        state.notify(f"Ignored invalid settings in the URL: {bad}", "warning")
+
+    if location is not None:
+        location.sync(state, URL_PARAMS, on_error=warn)
+        location.sync(display, DISPLAY_URL_PARAMS, on_error=warn)
+    sized = dict(state=state, display=display)
+    denoise = DenoiseView(**sized)
     tabs = lazy_tabs(
-        state, ("Maps", MapsView(state=state)), ("MIZ statistics", MizView(state=state).content),
-        ("Smoothing", SmoothingView(state=state).content), ("Watch it denoise", DenoiseView(state=state)),
-        ("About", AboutView(state=state).content), sizing_mode="stretch_width",
+        state, ("Maps", MapsView(**sized)), ("MIZ statistics", MizView(**sized).content),
+        ("Smoothing", SmoothingView(**sized).content), ("Watch it denoise", denoise),
+        ("About", AboutView(state=state).content), watch=[display.param[p] for p in RESIZE_PARAMS],
+        sizing_mode="stretch_width",
     )
+    tour = Tour(state, bank=shared_tour_bank(state.registry))
+    slides = Slides(tour=tour, display=display, tabs=tabs)
+    card = TourCard(tour=tour, display=display, tabs=tabs, slide_display=slides.own)
+    if location is not None:
+        location.sync(tour, TOUR_URL_PARAMS, on_error=warn)
     template = pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[Sidebar(state=state), Downloads(state=state)],
-        main=[tabs], header_background="#12355b", sidebar_width=340,
+        title=TITLE, sidebar=[Sidebar(state=state), Downloads(state=state)], main=[card, slides, tabs],
+        header=[Header(state=state, display=display, tour=tour, tabs=tabs, denoise=denoise, slides=slides)],
+        header_background="#12355b", sidebar_width=340,
     )
-    connect_session(state, autogenerate=not args.no_autogenerate)
+    template.config.raw_css.append(PRESENTATION_CSS)
+    connect_session(state, autogenerate=not args.no_autogenerate, tour=None if args.no_tour_prep else tour)
     return template
 
 

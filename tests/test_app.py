@@ -48,10 +48,14 @@ def test_reference_sources_come_only_from_the_server_command_line(app_module, tm
     assert app_module.parse_args(["--models", str(tmp_path)]).models == str(tmp_path)
 
 
+def _tabs(template) -> pn.Tabs:
+    return next(o for o in template.main if isinstance(o, pn.Tabs))
+
+
 def test_create_app_builds_an_offline_template_without_a_server(app_module):
     template = app_module.create_app([])
     assert isinstance(template, pn.template.BootstrapTemplate)
-    tabs = template.main[0]
+    tabs = _tabs(template)  # below the guided tour's card
     assert list(tabs._names) == ["Maps", "MIZ statistics", "Smoothing", "Watch it denoise", "About"]
     assert tabs.dynamic
 
@@ -62,7 +66,7 @@ def test_a_models_folder_without_backends_still_gives_a_page(app_module, tmp_pat
     from seaice_explorer.ui.sidebar import Sidebar
     from seaice_explorer.ui.tabs import AboutView
 
-    tabs = app_module.create_app(["--models", str(tmp_path)]).main[0]
+    tabs = _tabs(app_module.create_app(["--models", str(tmp_path)]))
     tabs.active = 4
     about = tabs[4].object().object  # the About tab's content, as Panel builds it when shown
     assert "No backend found" in about and "half-trained" in about and "unreadable JSON" in about

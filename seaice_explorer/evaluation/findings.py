@@ -108,6 +108,14 @@ def _missing(number: int, claim: str, needed: str) -> Finding:
 _DATA_AND_LATENT = "a data-space backend and a latent backend"
 
 
+def score_ratios(row: pd.Series, base: pd.Series) -> tuple[dict[str, float], float]:
+    """Finding 1's ratios ``row`` ÷ ``base`` of each headline score, and their geometric mean (NaN if none)."""
+    ratios = {name: _ratio(float(row[key]), float(base[key])) for key, name in HEADLINE_SCORES.items()
+              if key in row and key in base}
+    finite = [r for r in ratios.values() if np.isfinite(r)]
+    return ratios, float(np.exp(np.mean(np.log(finite)))) if finite else math.nan
+
+
 def latent_vs_data(table: pd.DataFrame) -> Finding:
     """Finding 1: latent diffusion scores ≈ data-space diffusion scores."""
     claim = "Latent diffusion scores about as well as data-space diffusion"
@@ -117,10 +125,7 @@ def latent_vs_data(table: pd.DataFrame) -> Finding:
         return _missing(1, claim, _DATA_AND_LATENT)
     flags, parts = [], []
     for row in latents:
-        ratios = {name: _ratio(float(row[key]), float(base[key])) for key, name in HEADLINE_SCORES.items()
-                  if key in row and key in base}
-        finite = [r for r in ratios.values() if np.isfinite(r)]
-        gmean = float(np.exp(np.mean(np.log(finite)))) if finite else math.nan
+        ratios, gmean = score_ratios(row, base)
         ok = bool(np.isfinite(gmean) and 1 / COMPARABLE_FACTOR <= gmean <= COMPARABLE_FACTOR)
         flags.append(ok)
         word = "comparable" if ok else ("better" if gmean < 1 else "worse") if np.isfinite(gmean) else "undefined"

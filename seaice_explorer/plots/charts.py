@@ -108,8 +108,10 @@ def fraction_bars(fractions: Mapping[str, float], *, ylabel: str, title: str = "
                      ylim=(0, max(values) * 1.15 if max(values, default=0) > 0 else 1.0), yformatter="%.2g")
 
 
-def latent_image(z: np.ndarray, *, title: str, frame: int = 220, clim: tuple[float, float] | None = None):
-    """One latent channel (h, w) as an image in index coordinates, row 0 on top like the maps."""
+def latent_image(z: np.ndarray, *, title: str, frame: int = 220, clim: tuple[float, float] | None = None,
+                 label: str = "latent value"):
+    """One latent channel (h, w) as an image in index coordinates, row 0 on top like the maps
+    (``label``: the colour bar's, e.g. "normalised value" for a noisy data-space state)."""
     import holoviews as hv
 
     z = np.asarray(z, dtype=np.float32)
@@ -117,6 +119,6 @@ def latent_image(z: np.ndarray, *, title: str, frame: int = 220, clim: tuple[flo
         amax = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
         clim = (-max(amax, 1e-6), max(amax, 1e-6))
     h, w = z.shape
-    img = hv.Image(z, bounds=(0, 0, w, h), kdims=["column", "row"], vdims=[hv.Dimension("z", label="latent value")])
+    img = hv.Image(z, bounds=(0, 0, w, h), kdims=["column", "row"], vdims=[hv.Dimension("z", label=label)])
     return img.opts(cmap="RdBu_r", clim=clim, colorbar=True, title=title, frame_width=frame,
                     frame_height=int(frame * h / w), xaxis=None, yaxis=None, tools=["hover"], toolbar=None)

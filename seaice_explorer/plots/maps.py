@@ -167,6 +167,21 @@ def map_geometry(ds: xr.Dataset, display_proj4: str | None = None) -> MapGeometr
     return MapGeometry(crs=crs, x=x, y=y, land=ocean == 0, coast=coast, index=index, source_shape=mask.shape)
 
 
+@dataclass(frozen=True)
+class MapFonts:
+    """Text sizes (px) and colour-bar width of a map panel, so titles and colour bars scale with the map."""
+
+    title: int = 16
+    label: int = 12
+    ticks: int = 11
+    colorbar: int = 10
+
+    def opts(self) -> dict:
+        """HoloViews/Bokeh options of these sizes."""
+        return {"fontsize": {"title": f"{self.title}px", "clabel": f"{self.label}px", "cticks": f"{self.ticks}px"},
+                "colorbar_opts": {"width": self.colorbar}}
+
+
 @dataclass(frozen=True, eq=False)
 class MapSpec:
     """Everything needed to draw one map panel, in HoloViews or in matplotlib (PNG export)."""
@@ -319,30 +334,30 @@ def _field_element(spec: MapSpec):
     return gv.Image((g.x, g.y, spec.values), kdims=["x", "y"], vdims=[vdim], crs=g.crs)
 
 
-def _style_field(el, spec: MapSpec, *, frame: int, colorbar: bool = True):
+def _style_field(el, spec: MapSpec, *, frame: int, colorbar: bool = True, fonts: MapFonts | None = None):
     """Colour map and limits, colour bar with units, title, hover, size; projection = crs."""
     g = spec.geometry
     width, height = _frame_size(g, frame)
     return el.opts(
         cmap=spec.cmap, clim=tuple(spec.clim), colorbar=colorbar, clabel=spec.label, title=spec.title,
         tools=["hover"], frame_width=width, frame_height=height,
-        active_tools=["wheel_zoom"], colorbar_opts={"width": 10}, xaxis=None, yaxis=None,
+        active_tools=["wheel_zoom"], xaxis=None, yaxis=None, **(fonts or MapFonts()).opts(),
         hooks=[_colorbar_title_hook(spec.label)], projection=g.crs, bgcolor=NODATA_COLOUR, **_hover_opts(spec),
     )
 
 
 def field_layer(spec: MapSpec, *, frame: int = MAP_FRAME, rasterize: bool | None = None,
-                colorbar: bool = True):
+                colorbar: bool = True, fonts: MapFonts | None = None):
     """The field of one panel, in the display CRS, with colour bar (label with units) and hover."""
     el = _maybe_rasterize(_field_element(spec), spec.geometry, rasterize)
-    return _style_field(el, spec, frame=frame, colorbar=colorbar)
+    return _style_field(el, spec, frame=frame, colorbar=colorbar, fonts=fonts)
 
 
 def map_panel(spec: MapSpec, *, frame: int = MAP_FRAME, rasterize: bool | None = None,
-              show_miz: bool = True, colorbar: bool = True):
+              show_miz: bool = True, colorbar: bool = True, fonts: MapFonts | None = None):
     """One polar map: land, the field (colour bar with units, hover), coastline and MIZ contours."""
     overlay = (land_layer(spec.geometry, rasterize, frame=frame)
-               * field_layer(spec, frame=frame, rasterize=rasterize, colorbar=colorbar)
+               * field_layer(spec, frame=frame, rasterize=rasterize, colorbar=colorbar, fonts=fonts)
                * coastline_layer(spec.geometry))
     if show_miz and spec.miz is not None:
         overlay = overlay * miz_layer(spec.miz, spec.geometry)
@@ -350,7 +365,7 @@ def map_panel(spec: MapSpec, *, frame: int = MAP_FRAME, rasterize: bool | None =
 
 
 def dynamic_panel(make_spec: Callable[..., MapSpec], streams: Sequence, geometry: MapGeometry, *,
-                  frame: int = MAP_FRAME, rasterize: bool | None = None):
+                  frame: int = MAP_FRAME, rasterize: bool | None = None, fonts: MapFonts | None = None):
     """A panel whose field and MIZ contours follow ``streams``; land and coast are drawn once.
 
     ``make_spec(**stream_values)`` returns the :class:`MapSpec` to show; switching a member or a
@@ -368,7 +383,7 @@ def dynamic_panel(make_spec: Callable[..., MapSpec], streams: Sequence, geometry
         return last["spec"]  # type: ignore[return-value]
 
     def field_fn(**kwargs):
-        return field_layer(spec_for(kwargs), frame=frame, rasterize=False)
+        return field_layer(spec_for(kwargs), frame=frame, rasterize=False, fonts=fonts)
 
     def miz_fn(**kwargs):
         return miz_layer(spec_for(kwargs).miz, geometry)
@@ -388,7 +403,7 @@ def dynamic_panel(make_spec: Callable[..., MapSpec], streams: Sequence, geometry
         spec = spec_for(kwargs)
         img = ds_rasterize(_field_element(spec), dynamic=False, x_range=x_range or (x0, x1),
                            y_range=y_range or (y0, y1), width=width, height=height)
-        return _style_field(img, spec, frame=frame) * miz_fn(**kwargs)
+        return _style_field(img, spec, frame=frame, fonts=fonts) * miz_fn(**kwargs)
 
     field = hv.DynamicMap(raster_fn, streams=list(streams) + [hv.streams.RangeXY()])
     return (land * field * coast).opts(show_legend=False)

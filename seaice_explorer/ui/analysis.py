@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +26,7 @@ from ..data import open_reference
 from ..evaluation import compare
 from ..evaluation.compare import M2_TO_1E6KM2, ReferenceSummary, SetSummary, same_grid
 from ..grid import EASE2_NORTH
+from ..plots.animate import DenoiseFrame, input_scaled
 from ..plots.maps import MapGeometry, MapSpec, field_spec, map_geometry
 from ..variables import STATE_VARIABLES, VARIABLES
 
@@ -262,7 +263,7 @@ class Trajectory:
         step = int(np.clip(step, 0, self.n_steps - 1))
         frame = self.decoded.isel(step=step)
         miz = _values(frame["sic"]) if show_miz and "sic" in frame else None
-        what = "finished sample" if step == self.n_steps - 1 else f"step {step}: model's guess of the final state"
+        what = "finished sample" if step == self.n_steps - 1 else f"step {step}: guess of the final state"
         return field_spec(_values(frame[variable]), self.geometry, variable, f"{self.backend} · {what}", miz=miz)
 
     def noisy_state(self, step: int, channel: int = 0) -> np.ndarray:
@@ -270,10 +271,31 @@ class Trajectory:
         variance by the EDM input scaling c_in = 1 / sqrt(σ_data² + σ²) (Karras et al. 2022, Tab. 1);
         land NaN for data-space states."""
         step = int(np.clip(step, 0, self.n_steps - 1))
-        z = self.state[step, channel] / np.sqrt(self.sigma_data**2 + self.sigma[step] ** 2)
+        z = input_scaled(self.state[step, channel], self.sigma[step], self.sigma_data)
         if not self.latent and z.shape == self.geometry.shape and not self.geometry.resampled:
             z = np.where(self.geometry.land, np.nan, z)
         return z
+
+
+    def channel_of(self, variable: str) -> int:
+        """The state channel shown for ``variable``: itself in data space, channel 0 of a latent."""
+        return 0 if self.latent else self.channels.index(variable) if variable in self.channels else 0
+
+    def noisy_label(self, variable: str) -> str:
+        return "noisy latent, channel 0" if self.latent else f"noisy {self.channels[self.channel_of(variable)]} (normalised)"
+
+    def frame(self, variable: str, step: int) -> DenoiseFrame:
+        """Sampler step ``step`` as an animation frame (:mod:`seaice_explorer.plots.animate`)."""
+        step = int(np.clip(step, 0, self.n_steps - 2))
+        spec = self.decoded_spec(variable, step)
+        return DenoiseFrame(step, self.n_steps - 1, float(self.sigma[step]),
+                            self.noisy_state(step, self.channel_of(variable)), self.noisy_label(variable),
+                            replace(spec, title="the model's guess of the final state"),
+                            self.backend)
+
+    def frames(self, variable: str) -> list[DenoiseFrame]:
+        """One frame per sampler step (the finished sample is the last step's guess)."""
+        return [self.frame(variable, i) for i in range(self.n_steps - 1)]
 
 
 # --------------------------------------------------------------------------- export

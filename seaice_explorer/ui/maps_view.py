@@ -1,7 +1,8 @@
 """The maps tab: generated members (or mean / spread) next to the reference, pan and zoom linked.
 
 Maps update in place through HoloViews streams, so switching the variable or the member only
-replaces data, not figures; a member switch does not even touch the reference panel.
+replaces data, not figures; a member switch does not even touch the reference panel. Their size
+follows the window (:class:`~.layout.Display`): one to three per row, as large as the width allows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from panel.viewable import Viewer
 
 from ..plots import maps
 from . import analysis, texts, timing
+from .layout import RESIZE_PARAMS, Display, MapGrid
+from .panes import Markdown
 from .state import ExplorerState
 
 REFERENCE_STREAM_PARAMS = ["variable", "summary", "show_miz", "ref_index"]
@@ -32,9 +35,13 @@ class MapsView(Viewer):
     """Reference and generated maps with their controls (what is shown, member, reference state)."""
 
     state = param.ClassSelector(class_=ExplorerState)
+    display = param.ClassSelector(class_=Display, doc="The browser's size and presentation mode (sizes the maps).")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
+        if self.display is None:
+            self.display = Display()
+        self._grid: MapGrid | None = None
         s = self.state
         self.summary = pn.widgets.RadioButtonGroup.from_param(
             s.param.summary, label="Show", variant="outline", width=400, align="end",
@@ -45,10 +52,19 @@ class MapsView(Viewer):
         self.show_miz = pn.widgets.Checkbox.from_param(s.param.show_miz, label="MIZ contours",
                                                        width=140, align="end")
         self.pane = pn.pane.HoloViews(None, backend="bokeh", css_classes=["maps"])
-        self.empty = pn.pane.Markdown(texts.NO_RESULTS, visible=True)
-        self.timing = pn.pane.Markdown("", css_classes=["timing"], sizing_mode="stretch_width")
+        self.empty = Markdown(texts.NO_RESULTS, visible=True)
+        self.timing = Markdown("", css_classes=["timing"], sizing_mode="stretch_width")
         s.param.watch(self._rebuild, ["results", "reference_data"])
+        self.display.param.watch(self._resize, list(RESIZE_PARAMS))
         self._rebuild()
+
+    def n_panels(self) -> int:
+        return int(self.state.reference_data is not None) + len(self.state.results)
+
+    def _resize(self, *_: object) -> None:
+        """Redraw only when the window's size or presentation mode changes the maps' size."""
+        if self.display.grid(max(self.n_panels(), 1)) != self._grid:
+            self._rebuild()
 
     def _rebuild(self, *_: object) -> None:
         s = self.state
@@ -59,27 +75,28 @@ class MapsView(Viewer):
         n = max((r.n for r in s.results.values()), default=1)
         self.member.end = max(n - 1, 1)
         self.member.disabled = n < 2
-        self.empty.visible = not s.results
+        self.empty.visible = not s.results and not self.display.above  # the tour card says what is shown
         self.timing.object = timing.timing_markdown(timing.costs(s.results, s.registry))
         if ref is None and not s.results:
             self.pane.object = None
             return
         panels = []
-        frame = 300 if len(s.results) + 1 <= 2 else 270
+        self._grid = grid = self.display.grid(max(self.n_panels(), 1))
+        frame, fonts = grid.frame, grid.fonts
         if ref is not None:  # each panel listens only to what changes it: a member switch skips the reference
             ref_stream = hv.streams.Params(s, REFERENCE_STREAM_PARAMS)
             panels.append(maps.dynamic_panel(
                 lambda variable, summary, show_miz, ref_index: analysis.reference_spec(
-                    ref, variable, summary, ref_index, show_miz), [ref_stream], ref.geometry, frame=frame))
+                    ref, variable, summary, ref_index, show_miz), [ref_stream], ref.geometry, frame=frame, fonts=fonts))
         member_stream = hv.streams.Params(s, RESULT_STREAM_PARAMS)
         for result in s.results.values():
             panels.append(maps.dynamic_panel(
                 lambda variable, summary, show_miz, member, _r=result: analysis.result_spec(
-                    _r, variable, summary, member, show_miz), [member_stream], result.geometry, frame=frame))
-        ncols = len(panels) if len(panels) <= 3 else 2
-        self.pane.object = maps.map_layout(panels, ncols=ncols)
+                    _r, variable, summary, member, show_miz), [member_stream], result.geometry, frame=frame,
+                fonts=fonts))
+        self.pane.object = maps.map_layout(panels, ncols=grid.ncols)
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Row(self.summary, self.member, self.ref_index, self.show_miz, sizing_mode="stretch_width")
-        return pn.Column(controls, self.empty, self.pane, pn.pane.Markdown(texts.MAPS_HELP), self.timing,
+        return pn.Column(controls, self.empty, self.pane, Markdown(texts.MAPS_HELP), self.timing,
                          sizing_mode="stretch_width")

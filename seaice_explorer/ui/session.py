@@ -1,8 +1,9 @@
 """Per-server resources and per-session wiring of the dashboard (Panel).
 
 Once per server (``pn.state.as_cached``): the registry of the models directory, the results
-cache, the worker threads, the reference summaries and the warm-up. Once per session:
-:func:`connect_session` (first load, notifications, polling of the worker, cancel on close).
+cache, the worker threads, the reference summaries, the warm-up and the guided tour's results
+(:class:`~.tour.Bank`). Once per session: :func:`connect_session` (first load, notifications,
+polling of the worker, cancel on close).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..runtime import release_memory
 from . import analysis
 from .jobs import ResultCache, default_generate
 from .state import ExplorerState
+from .tour import Bank, Tour
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +94,20 @@ def start_warm_up(registry: Registry, device: str = "auto") -> None:
                        lambda: shared_executor().submit(warm_up, registry, device))
 
 
-def connect_session(state: ExplorerState, *, autogenerate: bool = True, poll_ms: int = 200) -> None:
+def shared_tour_bank(registry: Registry) -> Bank:
+    """The guided tour's results, computed once per server and models directory."""
+    return pn.state.as_cached(f"seaice-explorer:tour:{registry.models_dir}", Bank)
+
+
+def connect_session(state: ExplorerState, *, autogenerate: bool = True, poll_ms: int = 200,
+                    tour: Tour | None = None) -> None:
     """Per-session plumbing: first load, notifications and polling of the worker.
 
     The reference (cached per server) and cached results are applied before the page first
-    renders, so a warm server shows its maps at once. Does nothing outside a server (tests);
-    in ``panel serve --warm`` start-up runs it only warms the caches.
+    renders, so a warm server shows its maps at once. With ``autogenerate`` the guided tour's
+    results are computed once per server after the warm-up (otherwise when the tour is first
+    opened). Does nothing outside a server (tests); in ``panel serve --warm`` start-up runs it
+    only warms the caches.
     """
     doc = pn.state.curdoc
     if doc is None:
@@ -105,6 +115,8 @@ def connect_session(state: ExplorerState, *, autogenerate: bool = True, poll_ms:
     start_warm_up(state.registry, state.device)
     if state.load_reference() and autogenerate and state.backends:
         state.generate()
+    if autogenerate and tour is not None:
+        tour.prepare()  # queued behind the warm-up and the first page's generation
     if doc.session_context is None:
         return
     notifications = pn.state.notifications

@@ -8,7 +8,7 @@ never while it is hidden.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import holoviews as hv
@@ -21,6 +21,7 @@ from panel.viewable import Viewable, Viewer
 from ..plots import charts, maps
 from ..variables import STATE_VARIABLES, VARIABLES
 from . import analysis, texts
+from .layout import RESIZE_PARAMS, Display, map_grid
 from .state import ExplorerState
 
 
@@ -29,7 +30,7 @@ def _while_shown(index: int, build: Callable[[], Viewable]) -> Callable[..., Vie
     built: list[tuple[int, ...] | None] = [None]
 
     def content(active: int, *inputs: object) -> Viewable:
-        key = tuple(id(v) for v in inputs)
+        key = tuple(v if isinstance(v, (bool, int, float, str)) else id(v) for v in inputs)
         if active != index or key == built[0]:
             raise param.Skip  # Panel keeps what the tab shows
         built[0] = key
@@ -38,13 +39,17 @@ def _while_shown(index: int, build: Callable[[], Viewable]) -> Callable[..., Vie
     return content
 
 
-def lazy_tabs(state: ExplorerState, *tabs: tuple[str, Viewable | Callable[[], Viewable]], **params) -> pn.Tabs:
-    """Tabs; a callable tab is content built by Panel when shown (see the module docstring)."""
+def lazy_tabs(state: ExplorerState, *tabs: tuple[str, Viewable | Callable[[], Viewable]],
+              watch: Sequence[param.Parameter] = (), **params) -> pn.Tabs:
+    """Tabs; a callable tab is content built by Panel when shown (see the module docstring).
+
+    ``watch``: more parameters whose change rebuilds a shown tab (e.g. the window's size).
+    """
     out = pn.Tabs(dynamic=True, **params)
     for index, (name, tab) in enumerate(tabs):
         if callable(tab) and not isinstance(tab, Viewable):
             tab = pn.panel(pn.bind(_while_shown(index, tab), out.param.active, state.param.results,
-                                   state.param.reference_data), lazy=True, sizing_mode="stretch_width")
+                                   state.param.reference_data, *watch), lazy=True, sizing_mode="stretch_width")
         out.append((name, tab))
     return out
 
@@ -53,12 +58,23 @@ class _ResultsTab(Viewer):
     """A tab drawn from the results and the reference; ``content()`` builds it."""
 
     state = param.ClassSelector(class_=ExplorerState)
+    display = param.ClassSelector(class_=Display, doc="The browser's size and presentation mode (sizes the plots).")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        if self.display is None:
+            self.display = Display()
+
+    def size_params(self) -> list[param.Parameter]:
+        """The display parameters a rebuild of this tab follows (for :func:`lazy_tabs`)."""
+        return [self.display.param[p] for p in RESIZE_PARAMS]
 
     def content(self) -> Viewable:
         raise NotImplementedError
 
     def __panel__(self) -> Viewable:
-        return pn.panel(pn.bind(lambda *_: self.content(), self.state.param.results, self.state.param.reference_data))
+        return pn.panel(pn.bind(lambda *_: self.content(), self.state.param.results, self.state.param.reference_data,
+                                *self.size_params()))
 
 
 class MizView(_ResultsTab):
@@ -82,20 +98,23 @@ class MizView(_ResultsTab):
 
     def _frequency_maps(self):
         s, ref = self.state, self.state.reference_data
+        n = int(ref.miz_frequency is not None) + sum(r.miz_frequency is not None for r in s.results.values())
+        grid = self.display.grid(max(n, 1), extra=60)  # below the help text
+        size = dict(frame=grid.frame, fonts=grid.fonts)
         panels = []
         if ref.miz_frequency is not None:
             panels.append(maps.map_panel(maps.field_spec(ref.miz_frequency.values, ref.geometry, "sic",
                                                          f"reference · {ref.n_states} days", kind="frequency"),
-                                         frame=240))
+                                         **size))
         for b, r in s.results.items():
             if r.miz_frequency is not None:
                 panels.append(maps.map_panel(maps.field_spec(r.miz_frequency.values, r.geometry, "sic",
-                                                             f"{b} · {r.n} samples", kind="frequency"), frame=240))
+                                                             f"{b} · {r.n} samples", kind="frequency"), **size))
         diffs = [maps.map_panel(replace(maps.field_spec(r.miz_frequency_diff.values, r.geometry, "sic",
                                                         f"{b} − reference", kind="difference", clim=(-0.5, 0.5)),
-                                        label="MIZ frequency difference"), frame=240)
+                                        label="MIZ frequency difference"), **size)
                  for b, r in s.results.items() if r.miz_frequency_diff is not None]
-        return maps.map_layout(panels + diffs, ncols=max(len(panels), 1)).opts(title="MIZ frequency")
+        return maps.map_layout(panels + diffs, ncols=max(min(len(panels), grid.ncols), 1)).opts(title="MIZ frequency")
 
     def _histograms(self):
         s, ref = self.state, self.state.reference_data
@@ -130,7 +149,7 @@ class MizView(_ResultsTab):
             spec = maps.MapSpec(r.geometry.display(r.beyond_maps["any"].values).astype(np.float32), r.geometry,
                                 f"{b} · bounds {r.key.bounds}", "beyond",
                                 "share of members beyond a bound", "Reds", (0.0, 1.0))
-            panels.append(maps.map_panel(spec, frame=240))
+            panels.append(maps.map_panel(spec, frame=240, fonts=self.display.grid(3).fonts))
         fracs = {b: r.beyond_fraction for b, r in self.state.results.items()}
         bars = charts.fraction_bars(fracs, ylabel="beyond bounds [%]", title="All bounded variables", width=320,
                                     colours=self.state.colours())
@@ -158,13 +177,21 @@ class SmoothingView(_ResultsTab):
         if ref is None or not s.results:
             return pn.pane.Markdown(texts.NO_RESULTS)
         plots = []
+        d = self.display
+        width = max(260, (d.main_width - 60) // 3 - 20)
+        height = min(int(width * 0.62), map_grid(1, d.main_width, d.height, presentation=d.presentation,
+                                                 above=d.above + 90).frame)
+        fonts = self.display.grid(3).fonts
+        fontsize = {"title": f"{fonts.title}px", "labels": f"{fonts.label}px", "ticks": f"{fonts.ticks}px",
+                    "legend": f"{fonts.ticks}px"}
         for v in STATE_VARIABLES:
             spectra = {"reference": _resolved(ref.spectra[v])} if v in ref.spectra else {}
             spectra.update({b: _resolved(r.spectra[v]) for b, r in s.results.items() if v in r.spectra})
             if spectra:
                 plots.append(charts.spectra_overlay(spectra, title=VARIABLES[v].long_name,
-                                                    ylabel=_power_label(VARIABLES[v].units), width=380, height=250,
-                                                    show_legend=not plots, colours=s.colours()))
+                                                    ylabel=_power_label(VARIABLES[v].units), width=width,
+                                                    height=height, show_legend=not plots,
+                                                    colours=s.colours()).opts(fontsize=fontsize))
         layout = hv.Layout(plots).cols(3).opts(shared_axes=False)
         return pn.Column(pn.pane.Markdown(texts.SMOOTHING_HELP), pn.pane.HoloViews(layout, backend="bokeh"),
                          sizing_mode="stretch_width")

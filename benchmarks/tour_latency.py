@@ -1,0 +1,152 @@
+"""Guided-tour latency in a real browser (Debian chromium + Playwright), printed as JSON.
+
+Serves ``app.py`` with ``--warm`` (the tour's results are computed when the server starts), opens
+one 1920 × 1080 page in presentation mode, waits until the tour says "All steps ready", then, for
+``--repeat`` rounds, clicks through every stop (Guided tour, then Next) and measures per stop:
+
+- ``card_s``: click to the card showing the stop's number and words;
+- ``shown_s``: click to the stop's pictures shown (its slide visible, a plot title it draws in the
+  page, a canvas painted).
+
+The first time the tour opens it draws the stop shown and then, in the background, the others
+(``open_s``: clicking "Guided tour" to the first stop shown, in the first round); the rounds after
+that measure stepping through drawn stops.
+
+Target (issue 14): every stop shown within 1 s of the click. Medians and maxima over the rounds;
+the timings include the websocket round trip and Bokeh's drawing. Usage::
+
+    python benchmarks/tour_latency.py [--repeat 3] [--app app.py]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from seaice_explorer.registry import discover
+from seaice_explorer.ui.tour import OBSERVED_DATASET, TOUR_N, plan
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+TITLES_JS = """() => { const out = []; for (const d of Bokeh.documents) for (const m of d._all_models.values())
+    if (typeof m.text === 'string') out.push(m.text); return out; }"""
+VISIBLE_JS = """(cls) => { const find = (root) => { for (const el of root.querySelectorAll('*')) {
+        if (el.classList && el.classList.contains(cls)) return el;
+        if (el.shadowRoot) { const hit = find(el.shadowRoot); if (hit) return hit; } } return null; };
+    const el = find(document); return !!el && el.getBoundingClientRect().height > 0; }"""
+PAINTED_JS = """() => { const walk = (root, out) => { for (const el of root.querySelectorAll('*')) {
+        if (el.tagName === 'CANVAS') out.push(el); if (el.shadowRoot) walk(el.shadowRoot, out); } return out; };
+    for (const c of walk(document, [])) { if (c.width < 200 || c.height < 200) continue;
+        const ctx = c.getContext('2d'); if (!ctx) continue;
+        const d = ctx.getImageData(0, 0, c.width, c.height).data; const seen = new Set();
+        for (let i = 0; i < d.length; i += 4 * 101) { seen.add(d[i] + ',' + d[i + 1] + ',' + d[i + 2]);
+            if (seen.size > 8) return true; } } return false; }"""
+
+
+def expected_titles(models: Path | None) -> list[tuple[str, str]]:
+    """Per stop, its key and a plot title only that stop draws (from the registry, as the tour picks backends)."""
+    stops = plan(discover(models))
+    out = []
+    for stop in stops:
+        if stop.key == "ice":
+            title = "reference · osisaf:" if stop.dataset == OBSERVED_DATASET else "reference · "
+        elif stop.replay:
+            title = f"{stop.replay} · noisy"
+        elif stop.key == "finding2":
+            title = "sea-ice damage"
+        elif stop.key == "finding3":
+            title = f"{stop.backends[-1]} · {TOUR_N} samples"
+        else:
+            title = f"{stop.backends[-1]} · member"
+        out.append((stop.key, title))
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(app: Path, port: int, models: Path | None) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "panel", "serve", str(app), "--warm", "--port", str(port), "--address", "127.0.0.1",
+           "--allow-websocket-origin", f"127.0.0.1:{port}"]
+    if models is not None:
+        cmd += ["--args", "--models", str(models)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(1200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("panel serve did not start")
+
+
+def measure(url: str, repeat: int, titles: list[tuple[str, str]]) -> dict[str, object]:
+    from playwright.sync_api import expect, sync_playwright
+
+    n = len(titles)
+    card: list[list[float]] = [[] for _ in titles]
+    shown: list[list[float]] = [[] for _ in titles]
+    opened = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        expect.set_options(timeout=120_000)
+        page.goto(f"{url}?presentation=true&tour=1")
+        expect(page.get_by_text("All steps ready")).to_be_visible(timeout=3_600_000)
+        for _ in range(repeat + 1):  # the first round opens the tour afresh (slides drawn), the others step
+            page.get_by_role("button", name="Close tour").click()
+            expect(page.locator(".tour-card")).to_be_hidden()
+            page.wait_for_timeout(10_000)  # closing applies the last stop to the page's own tabs (one redraw)
+            for k in range(n):
+                button = page.get_by_role("button", name="Guided tour") if k == 0 else page.locator(".tour-next button")
+                t0 = time.perf_counter()
+                button.click()
+                expect(page.locator(".tour-title")).to_contain_text(f"{k + 1} / {n}")
+                card[k].append(time.perf_counter() - t0)
+                key, title = titles[k]
+                js = (f"() => ({VISIBLE_JS})('tour-slide-{key}') && ({TITLES_JS})().some(t => t.includes("
+                      f"{json.dumps(title)})) && ({PAINTED_JS})()")
+                page.wait_for_function(js, polling="raf", timeout=300_000)
+                shown[k].append(time.perf_counter() - t0)
+                if not opened:
+                    opened.append(shown[k][-1])
+                    page.wait_for_timeout(60_000)  # the other stops are drawn in the background meanwhile
+                page.wait_for_timeout(5000)  # a presenter talks over each stop before the next click
+        browser.close()
+    stops = {titles[k][0]: {"card_s": round(statistics.median(card[k][1:]), 3),
+                            "shown_s": round(statistics.median(shown[k][1:]), 3),
+                            "shown_max_s": round(max(shown[k][1:]), 3)} for k in range(n)}
+    return {"open_s": round(opened[0], 3), "stops": stops}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--app", type=Path, default=ROOT / "app.py")
+    parser.add_argument("--models", type=Path, default=None, help="models folder (default: the app's)")
+    args = parser.parse_args()
+    port = _free_port()
+    proc = _serve(args.app, port, args.models)
+    try:
+        result = measure(f"http://127.0.0.1:{port}/{args.app.stem}", args.repeat, expected_titles(args.models))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    worst = max(v["shown_s"] for v in result["stops"].values())
+    print(json.dumps({**result, "worst_median_shown_s": worst, "target_s": 1.0, "repeat": args.repeat}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""``seaice-explorer animate``: one sample's denoising as an animated GIF (or MP4, or PNG frames) for slides.
+
+Example: ``seaice-explorer animate --backend ldm-censored --steps 20 --seed 0 --bounds clamp
+--variable sic --out denoise.gif`` (``.mp4`` needs PyAV; ``--models DIR`` for your own models).
+One frame per sampler step, each labelled with the step and σ (:mod:`seaice_explorer.plots.animate`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from ..errors import SeaIceInputError
+from ..plots import animate
+from ..registry import BOUNDS, discover
+from .generate import MAX_STEPS, generate
+from .samplers import SAMPLERS
+
+log = logging.getLogger(__name__)
+
+FORMATS = (".gif", ".mp4", ".png")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default=None,
+                        help="backend to animate (default: the first backend the app compares by default)")
+    parser.add_argument("--steps", type=int, default=20, help=f"sampler steps = frames (1-{MAX_STEPS})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the torch.Generator")
+    parser.add_argument("--bounds", choices=list(BOUNDS), default="clamp", help="bounds applied to the decoded maps")
+    parser.add_argument("--sampler", choices=list(SAMPLERS), default="heun")
+    parser.add_argument("--variable", default="sic", help="variable shown on the decoded map (default sic)")
+    parser.add_argument("--width", type=int, default=None,
+                        help=f"frame width in pixels (default {animate.GIF_WIDTH}; {animate.PRESENTATION_WIDTH} for .png)")
+    parser.add_argument("--frame-ms", type=int, default=animate.FRAME_MS, help="milliseconds per frame")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    parser.add_argument("--models", "--models-dir", dest="models_dir", default=None, metavar="DIR",
+                        help="folder of the models (default: the shipped models/)")
+    parser.add_argument("--out", default="denoise.gif",
+                        help="output file: .gif (animated), .mp4 (needs PyAV) or .png (one PNG per step, "
+                             "named OUT_stepNN.png, at presentation resolution)")
+
+
+def _check(args: argparse.Namespace, out: Path) -> None:
+    if out.suffix.lower() not in FORMATS:
+        raise SeaIceInputError(out, f"unknown output format {out.suffix!r}", f"Use one of {', '.join(FORMATS)}")
+    if not out.parent.is_dir():
+        raise SeaIceInputError(out, "output folder does not exist", "Create it first or choose another --out")
+    if out.suffix.lower() == ".mp4" and not animate.mp4_available():
+        raise SeaIceInputError(out, "MP4 needs PyAV, which is not installed",
+                               "pip install av (its wheel bundles FFmpeg), or write a .gif")
+    if args.width is None:
+        args.width = animate.PRESENTATION_WIDTH if out.suffix.lower() == ".png" else animate.GIF_WIDTH
+    if not 64 <= args.width <= 4096:
+        raise SeaIceInputError("width", f"--width {args.width} is not in 64..4096", "Pass a width in pixels")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.backend is None:
+        args.backend = discover(args.models_dir).default_selection()[0]
+    out = Path(args.out)
+    _check(args, out)
+    samples, traj = generate(args.backend, n=1, steps=args.steps, seed=args.seed, bounds=args.bounds,
+                             sampler=args.sampler, device=args.device, models_dir=args.models_dir,
+                             return_trajectory=True)
+    try:
+        frames = animate.frames_from_generated(samples, traj, args.variable)
+    except ValueError as err:
+        raise SeaIceInputError("variable", str(err), "Pass --variable with one of the backend's variables") from None
+    suffix = out.suffix.lower()
+    if suffix == ".png":
+        paths = [out.with_name(f"{out.stem}_step{f.step + 1:02d}.png") for f in frames]
+        for frame, path in zip(frames, paths):
+            path.write_bytes(animate.png_bytes(frame, args.width))
+        print(f"wrote {len(paths)} PNG frames {paths[0]} … {paths[-1]}")
+        return 0
+    write = animate.gif_bytes if suffix == ".gif" else animate.mp4_bytes
+    out.write_bytes(write(frames, args.width, frame_ms=args.frame_ms))
+    print(f"wrote {out}: {len(frames)} frames ({args.backend}, {args.sampler} {args.steps} steps, seed {args.seed}, "
+          f"bounds {samples.attrs['bounds']}, {args.variable})")
+    return 0

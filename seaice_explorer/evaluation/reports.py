@@ -1,0 +1,94 @@
+"""Reading back the report folders ``evaluate`` writes (``table.csv`` and ``README.md``), for the tour.
+
+The verdicts on the paper's findings come from :func:`.findings.assess` on the report's own
+table, the same rules that wrote its README; a missing or unreadable folder is ``None``, never an
+error. The synthetic family's report is ``docs/evaluation/``, another data set's
+``docs/evaluation-<dataset>/`` (e.g. ``docs/evaluation-osisaf/``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..configs import DEFAULT_DATASET
+from . import findings as findings_mod
+
+log = logging.getLogger(__name__)
+
+#: Environment variable naming the folder that holds the report folders (default: the project's docs/).
+REPORTS_ENV = "SEAICE_EXPLORER_REPORTS"
+
+
+def reports_dir() -> Path:
+    """The folder of the report folders: ``$SEAICE_EXPLORER_REPORTS`` or the project's ``docs/``."""
+    env = os.environ.get(REPORTS_ENV)
+    return Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "docs"
+
+
+def report_folder(dataset: str, root: str | os.PathLike | None = None) -> Path:
+    """Where the evaluation report of ``dataset``'s backends lives."""
+    name = "evaluation" if dataset == DEFAULT_DATASET else f"evaluation-{dataset}"
+    return Path(root) / name if root is not None else reports_dir() / name
+
+
+def _readme_field(text: str, name: str) -> str | None:
+    """The value of a ``- name: value`` line of the README (continuation lines joined)."""
+    m = re.search(rf"^- {name}: (.+(?:\n  .+)*)", text, flags=re.MULTILINE)
+    return " ".join(part.strip() for part in m.group(1).splitlines()) if m else None
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """One evaluation report: its table (one row per backend and bounds mode) and README facts."""
+
+    folder: Path
+    table: pd.DataFrame
+    reference: str = ""  # what the README says of the reference, e.g. "`default`, 730 states, ..."
+    n: int | None = None  # samples per setting
+    date: str = ""
+    findings: list[findings_mod.Finding] = field(default_factory=list)
+
+    def finding(self, number: int) -> findings_mod.Finding | None:
+        return next((f for f in self.findings if f.number == number), None)
+
+    def native(self, kind: str, decoder: str | None = None) -> pd.Series | None:
+        """The first backend of ``kind`` (and ``decoder``) at its native bounds mode, as the findings judge it."""
+        rows = findings_mod.native_rows(self.table, kind, decoder)
+        return rows[0] if rows else None
+
+    def row(self, backend: str, bounds: str) -> pd.Series | None:
+        hit = self.table[(self.table["backend"] == backend) & (self.table["bounds"] == bounds)]
+        return hit.iloc[0] if len(hit) else None
+
+    def reference_row(self) -> pd.Series | None:
+        """The reference's own row (all its states)."""
+        hit = self.table[self.table["backend"] == "reference"]
+        return hit.iloc[0] if len(hit) else None
+
+
+def read_report(folder: str | os.PathLike) -> Report | None:
+    """The report in ``folder``, or None when it has no readable ``table.csv`` (logged)."""
+    folder = Path(folder)
+    table_path = folder / "table.csv"
+    if not table_path.is_file():
+        return None
+    try:
+        table = pd.read_csv(table_path)
+        readme = (folder / "README.md").read_text() if (folder / "README.md").is_file() else ""
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        log.warning("could not read the report in %s: %s", folder, err)
+        return None
+    if not {"backend", "bounds"} <= set(table.columns):
+        log.warning("%s is not an evaluate table (no backend/bounds columns)", table_path)
+        return None
+    samples = _readme_field(readme, "samples") or ""
+    n = re.search(r"n = (\d+)", samples)
+    return Report(folder=folder, table=table, reference=_readme_field(readme, "reference") or "",
+                  n=int(n.group(1)) if n else None, date=_readme_field(readme, "date") or "",
+                  findings=findings_mod.assess(table))

@@ -1,0 +1,182 @@
+"""The tour's words: per stop two or three sentences a teacher can read aloud (no Panel).
+
+Every number comes from somewhere named: the verdicts and scores from the evaluation reports
+(:mod:`seaice_explorer.evaluation.reports`: ``docs/evaluation/`` for the synthetic family,
+``docs/evaluation-<dataset>/`` for another, e.g. the OSI SAF observations), the shapes, dates and
+timings from what the page shows. A report that is missing or does not test a finding is said so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..data.readers import dataset_label
+from ..evaluation.findings import COMPARABLE_FACTOR, score_ratios
+from ..evaluation.reports import Report
+from . import timing
+from .state import ExplorerState
+from .tour import OBSERVED_DATASET, TOUR_N, TOUR_SEED, TOUR_STEPS, Stop
+
+
+@dataclass(frozen=True)
+class Reports:
+    """The evaluation reports the tour quotes: the shown family's and the observed data set's."""
+
+    family: Report | None
+    observed: Report | None = None
+
+
+def _pct(value: object, digits: int = 0) -> str:
+    v = float(value)  # type: ignore[arg-type]
+    return "n/a" if not math.isfinite(v) else f"{v:.{digits}f} %"
+
+
+def _x(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.2f}×"
+
+
+def _source(report: Report | None) -> str:
+    if report is None:
+        return "no evaluation report found (run `seaice-explorer evaluate`)"
+    n = f"{report.n} samples per model, " if report.n else ""
+    return f"`{report.folder.parent.name}/{report.folder.name}/` ({n}{report.date or 'undated'})"
+
+
+def _observed_line(reports: Reports, number: int) -> str:
+    """What the observed data set's report says of finding ``number`` (or that it has none yet)."""
+    report = reports.observed
+    if report is None:
+        return ""
+    finding = report.finding(number)
+    if finding is None or finding.verdict == "not tested":
+        return f" On real {dataset_label(OBSERVED_DATASET).split(' (')[0]}: not evaluated yet."
+    return f" On real {dataset_label(OBSERVED_DATASET).split(' (')[0]}: **{finding.verdict}**."
+
+
+def _verdict(report: Report | None, number: int) -> str:
+    finding = report.finding(number) if report is not None else None
+    return finding.verdict if finding is not None else "not evaluated"
+
+
+def footer(stop: Stop, reports: Reports) -> str:
+    """Where the stop's pictures and numbers come from."""
+    shown = ("Maps: the reference data set" if stop.key == "ice" else
+             f"Pictures: {TOUR_N if not stop.replay else 1} sample(s) per model, {TOUR_STEPS} steps, seed {TOUR_SEED}, "
+             "computed when this server started")
+    numbers = f" · numbers: {_source(reports.family)}" if stop.key.startswith(("finding", "speed")) else ""
+    return f"_{shown}{numbers}._"
+
+
+# --------------------------------------------------------------------------- the stops
+def _ice(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+    ref = s.reference_data
+    day = ref.time_label(s.ref_index) if ref is not None else "one day"
+    if stop.dataset == OBSERVED_DATASET:
+        what = f"This is **real sea ice seen from space**: the OSI SAF satellite record on **{day}**"
+    else:
+        what = (f"This is the project's **synthetic** reference on {day} (no satellite observations are installed "
+                "on this server)")
+    return (f"{what}, showing how much of each 50 km cell is covered by ice, from open water (dark blue) to full "
+            "cover (white). Between the **yellow** line (15 % ice) and the **red** line (80 %) lies the **marginal "
+            "ice zone**: broken floes where waves, ships and animals meet the ice, and where models struggle most.")
+
+
+def _denoise(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+    traj = s.trajectory
+    steps = traj.n_steps - 1 if traj is not None else TOUR_STEPS
+    return (f"A diffusion model makes a new map by starting from **pure noise** and cleaning it up in {steps} small "
+            "steps. Left: the noisy map the network sees at this step; right: its guess of the finished map. "
+            "Press **▶** (or the space bar) to play it; the same seed always gives the same ice.")
+
+
+def _latent(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+    traj = s.trajectory
+    if traj is None or not traj.latent:
+        return ("The **latent** models first squeeze a map into a small code and clean up the code instead of "
+                "the map; a decoder turns it back into a map. Record a latent model's denoising to see it.")
+    c, h, w = traj.state.shape[1:]
+    v, (y, x) = len(traj.decoded.data_vars), traj.geometry.native_shape
+    ratio = v * y * x / (c * h * w)
+    return (f"The **latent** models first squeeze a map into a small code — {c} grids of {h} × {w} numbers instead "
+            f"of {v} map{'s' if v > 1 else ''} of {y} × {x} — and clean up the code instead (left); a decoder turns "
+            f"it into a map (right). The code is {ratio:.0f}× smaller, which is what makes these models fast.")
+
+
+def _finding1(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+    r = reports.family
+    head = f"**Finding 1: latent diffusion scores about as well as data space — {_verdict(r, 1)} here.**"
+    base = r.native("data") if r is not None else None
+    latents = [row for row in (r.native("latent", "gaussian"), r.native("latent", "censored"))
+               if row is not None] if r is not None else []
+    if base is None or not latents:
+        return head + " The report has no data-space and latent rows to compare." + _observed_line(reports, 1)
+    ratios = ", ".join(f"{_x(score_ratios(row, base)[1])} (`{row['backend']}`)" for row in latents)
+    return (f"{head} Averaged over six scores, the latent models' errors are {ratios} those of the data-space "
+            f"model `{base['backend']}` (1× = equally good; within ×{COMPARABLE_FACTOR:g} counts as comparable). "
+            "Left to right: a reference state, data space, latent." + _observed_line(reports, 1))
+
+
+def _finding2(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+    r = reports.family
+    head = f"**Finding 2: latent diffusion smooths the small scales — {_verdict(r, 2)} here.**"
+    ref = s.reference_data
+    band = ref.reference.small_band_label.replace("λ < ", "below ") if ref is not None else "at the smallest scales"
+    rows = [row for row in (r.native("data"), r.native("latent", "gaussian"), r.native("latent", "censored"))
+            if row is not None] if r is not None else []
+    if not rows or "spec_ratio_small_median" not in rows[0]:
+        return head + " A power spectrum shows how much detail a map has at each scale." + _observed_line(reports, 2)
+    kept = ", ".join(f"`{row['backend']}` {_pct(100 * float(row['spec_ratio_small_median']))}" for row in rows)
+    return (f"{head} A power spectrum shows how much detail a map has at each scale (right: the finest). "
+            f"Of the reference's detail {band}, the models keep {kept} (median over variables; 100 % = all of it)."
+            + _observed_line(reports, 2))
+
+
+def _finding3(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+    r = reports.family
+    head = f"**Finding 3: censoring improves the marginal ice zone and removes bound violations — {_verdict(r, 3)} here.**"
+    gauss = r.native("latent", "gaussian") if r is not None else None
+    cens = r.native("latent", "censored") if r is not None else None
+    if gauss is None or cens is None:
+        return head + " The report has no Gaussian and censored decoders to compare." + _observed_line(reports, 3)
+    clamped = r.row(str(gauss["backend"]), "clamp")
+    reference = r.reference_row()
+    at = f"{_pct(cens['sic_at_bounds_pct'])} of its concentrations exactly at 0 or 100 %"
+    if clamped is not None and reference is not None:
+        at += (f" (the Gaussian decoder clamped: {_pct(clamped['sic_at_bounds_pct'])}; the reference: "
+               f"{_pct(reference['sic_at_bounds_pct'])})")
+    better = float(cens["miz_freq_rmse"]) < float(gauss["miz_freq_rmse"])
+    return (f"{head} A network does not know that ice cover stops at 0 % and 100 %: "
+            f"{_pct(gauss['violations_pct'], 1)} of the Gaussian decoder's raw values break a physical bound, "
+            f"{_pct(cens['violations_pct'], 1)} of the censored decoder's. The censored decoder puts {at}; its "
+            f"marginal ice zone is {'better' if better else 'not better'} (MIZ-frequency error "
+            f"{float(cens['miz_freq_rmse']):.3f} vs {float(gauss['miz_freq_rmse']):.3f})." + _observed_line(reports, 3))
+
+
+def _speed(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+    costs = timing.costs(s.results, s.registry)
+    ratio = timing.speedup(costs)
+    live = (f"Measured on this server when it started ({costs[0].device.upper()}): **{ratio:.1f}× faster per "
+            "sample**." if ratio is not None else "")
+    r = reports.family
+    base = r.native("data") if r is not None else None
+    latent = r.native("latent", "gaussian") if r is not None else None
+    report = ""
+    if base is not None and latent is not None and "time_per_sample_s" in base:
+        t0, t1 = float(base["time_per_sample_s"]), float(latent["time_per_sample_s"])
+        if math.isfinite(t0) and math.isfinite(t1) and t1 > 0:
+            report = f" The evaluation report measured {t0:.2f} s vs {t1:.2f} s per sample ({t0 / t1:.0f}×)."
+    each = "; ".join(f"`{c.backend}` ({c.kind} space, {c.nfe} network evaluations) {c.per_sample_s:.2f} s"
+                     for c in costs)
+    per_sample = f" Per sample here: {each}." if costs else ""
+    return ("**Speed: latent diffusion is faster**, because its network works on the small code, not the full map. "
+            f"{live}{per_sample}{report} The paper reports about 25× at 512² on a GPU.")
+
+
+STORIES = {"ice": _ice, "denoise": _denoise, "latent": _latent, "finding1": _finding1, "finding2": _finding2,
+           "finding3": _finding3, "speed": _speed}
+
+
+def story(stop: Stop, state: ExplorerState, reports: Reports) -> str:
+    """The stop's sentences (Markdown), from what the page shows and the reports."""
+    return STORIES[stop.key](stop, state, reports)

@@ -1,0 +1,268 @@
+"""Teaching and outreach in a real browser (Debian chromium via Playwright, fully offline), 1920 × 1080.
+
+Serves ``app.py`` (``--warm``: the guided tour's results are computed when the server starts),
+aborts and records every request that does not go to 127.0.0.1, then:
+
+- three maps in a row: each map canvas at least 460 px wide in the normal view and 560 px in
+  presentation mode (the sidebar hidden), saved as ``after_three_maps_*.png``;
+- a lesson link (``?presentation=true&tour=1``) opens in presentation mode on the tour's first stop;
+- once the tour is prepared, walks all its stops from the keyboard (Page Down) and the Next
+  button, saving ``stepN_<stop>.png`` of each into docs/screenshots/tour/, and checks on each that
+  its slide and words are shown, the card's text fits, and a stop's maps end inside the window;
+- drives the denoising player and the member slider from the keyboard, downloads the denoising
+  GIF (one frame per sampler step) and the view as a 1920 px PNG;
+- requires no console errors.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+CHECKPOINTS = ("dm", "vae-gaussian", "ldm-gaussian", "vae-censored", "ldm-censored")
+SHOTS = ROOT / "docs" / "screenshots" / "tour"
+WINDOW = {"width": 1920, "height": 1080}
+STOPS = ("ice", "denoise", "latent", "finding1", "finding2", "finding3", "speed")
+#: A plot title each stop draws (the shipped backends, as the tour picks them by kind and decoder).
+DRAWN = {"ice": "reference · osisaf", "denoise": "dm · noisy", "latent": "ldm-censored · noisy latent",
+         "finding1": "ldm-gaussian · member", "finding2": "sea-ice damage", "finding3": "ldm-censored · 8 samples",
+         "speed": "ldm-gaussian · member"}
+TITLES_JS = """(want) => { for (const d of Bokeh.documents) for (const m of d._all_models.values())
+    if (typeof m.text === 'string' && m.text.includes(want)) return true; return false; }"""
+
+pytestmark = pytest.mark.browser
+
+#: Boxes [x, y, width, height] (px) of the plot canvases in the page, through every shadow root.
+CANVASES_JS = """() => { const out = []; const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+    if (el.tagName === 'CANVAS') { const r = el.getBoundingClientRect();
+      if (r.width > 100 && r.height > 100) out.push([r.x, r.y, r.width, r.height]); }
+    if (el.shadowRoot) walk(el.shadowRoot); } }; walk(document); return out; }"""
+#: The lowest edge (px) of any plot canvas.
+BOTTOM_JS = """() => { let bottom = 0; const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+    if (el.tagName === 'CANVAS') { const r = el.getBoundingClientRect(); if (r.width > 150 && r.height > 150)
+      bottom = Math.max(bottom, r.bottom); } if (el.shadowRoot) walk(el.shadowRoot); } }; walk(document); return bottom; }"""
+
+
+def _missing_prerequisite() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not installed (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed"
+    models = Path(os.environ.get("SEAICE_EXPLORER_MODELS", ROOT / "models"))
+    missing = [c for c in CHECKPOINTS if not (models / c / "model.safetensors").is_file()]
+    if missing:
+        return f"no trained checkpoints yet in {models} ({', '.join(missing)} missing)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    reason = _missing_prerequisite()
+    if reason:
+        pytest.skip(reason)
+    port = _free_port()
+    cmd = [sys.executable, "-m", "panel", "serve", str(ROOT / "app.py"), "--warm", "--port", str(port),
+           "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while True:  # ready when the port accepts connections (a page request would build a whole session)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"panel serve did not start:\n{proc.stdout.read()}")
+            time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}/app"
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser):
+    """A 1920 × 1080 page that records outside requests and console errors (checked at the end)."""
+    from playwright.sync_api import expect
+
+    external: list[str] = []
+    errors: list[str] = []
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            r.continue_()
+        else:
+            external.append(url)
+            r.abort()
+
+    context = browser.new_context(viewport=WINDOW, accept_downloads=True)
+    page = context.new_page()
+    page.route("**/*", route)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_default_timeout(300_000)
+    expect.set_options(timeout=300_000)  # generation and the tour's preparation on a loaded 2-core CPU
+    yield page
+    context.close()
+    assert not external, f"requests outside localhost: {external}"
+    assert not errors, f"console errors: {errors}"
+
+
+def _save(page, name: str) -> Path:
+    """The window as a palette PNG in docs/screenshots/tour/ (full 1920 × 1080: readable at full size)."""
+    from PIL import Image
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    img = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    path = SHOTS / name
+    img.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    return path
+
+
+def _map_widths(page) -> list[int]:
+    """Width of each map figure's canvas (a figure draws on two stacked canvases: one box per x)."""
+    boxes = page.evaluate(CANVASES_JS)
+    return [w for _, w in sorted({(round(x), round(w)) for x, _, w, _ in boxes})]
+
+
+def _wait_map_widths(page, minimum: int, count: int = 3) -> list[int]:
+    """The map canvases' widths once ``count`` are at least ``minimum`` px (maps resize after the page reports its size)."""
+    js = f"""() => {{ const xs = new Set(); for (const [x, y, w, h] of ({CANVASES_JS})())
+               if (w >= {minimum}) xs.add(Math.round(x)); return xs.size >= {count}; }}"""
+    try:
+        page.wait_for_function(js, polling=500, timeout=120_000)
+    finally:
+        widths = _map_widths(page)
+    return widths
+
+
+def _text(locator) -> str:
+    """Text of an element including its (Panel) shadow DOM."""
+    return locator.evaluate(
+        """e => { const walk = n => (n.shadowRoot ? walk(n.shadowRoot) : '') +
+                    [...n.childNodes].map(c => c.nodeType === 3 ? c.textContent : walk(c)).join('');
+                  return walk(e); }""")
+
+
+def test_three_maps_fill_a_1920_window(server, page):
+    from playwright.sync_api import expect
+
+    page.goto(server)  # the default comparison: the reference and two backends, three maps in a row
+    expect(page.get_by_text("done in")).to_be_visible()
+    normal = _wait_map_widths(page, 460)
+    _save(page, "after_three_maps_normal_1920x1080.png")
+    print(f"map canvas widths at 1920 x 1080, normal view: {normal} px")
+    assert len(normal) == 3 and min(normal) >= 460, normal  # 353 px before (issue 14)
+    page.get_by_role("button", name="Presentation").click()
+    shown = _wait_map_widths(page, 560)
+    _save(page, "after_three_maps_presentation_1920x1080.png")
+    print(f"map canvas widths at 1920 x 1080, presentation mode: {shown} px")
+    assert len(shown) == 3 and min(shown) >= 560, shown
+    expect(page.locator("#sidebar")).to_be_hidden()
+    assert "presentation=true" in page.url.lower()  # a link to this page opens in presentation mode
+    page.keyboard.press("Escape")  # leaves presentation mode
+    expect(page.locator("#sidebar")).to_be_visible()
+
+
+def _verdicts() -> dict[str, str]:
+    from seaice_explorer.evaluation.reports import read_report, report_folder
+
+    report = read_report(report_folder("default"))
+    return {f"finding{f.number}": f.verdict for f in report.findings} if report else {}
+
+
+def _show_stop(page, k: int, key: bool) -> float:
+    """Go to stop ``k`` (Page Down or the Next button); seconds until its card shows it."""
+    from playwright.sync_api import expect
+
+    t0 = time.perf_counter()
+    if key:
+        page.keyboard.press("PageDown")
+    else:
+        page.locator(".tour-next button").click()
+    expect(page.locator(".tour-title")).to_contain_text(f"{k} / {len(STOPS)}")
+    return time.perf_counter() - t0
+
+
+def test_the_tour_in_presentation_mode(server, page, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}?presentation=true&tour=1")  # a lesson link
+    expect(page.locator(".tour-title")).to_contain_text(f"1 / {len(STOPS)}")
+    expect(page.locator("#sidebar")).to_be_hidden()
+    expect(page.get_by_text("All steps ready")).to_be_visible(timeout=1_800_000)  # computed at start-up
+    page.get_by_role("button", name="Close tour").click()
+    expect(page.locator(".tour-card")).to_be_hidden()
+    page.get_by_role("button", name="Guided tour").click()  # the prepared first stop, afresh
+    verdicts = _verdicts()
+    for k, stop in enumerate(STOPS, start=1):
+        if k > 1:
+            _show_stop(page, k, key=k % 2 == 0)
+        expect(page.locator(f".tour-slide-{stop}")).to_be_visible()  # drawn once, shown at once
+        words = _text(page.locator(".tour-text").first)
+        if stop in verdicts:
+            assert f"{verdicts[stop]} here" in words, words
+        page.wait_for_function(TITLES_JS, arg=DRAWN[stop], polling=500, timeout=120_000)
+        page.wait_for_timeout(2500)  # let Bokeh paint, and any resize settle
+        _save(page, f"step{k}_{stop}.png")
+        overflow = page.locator(".tour-card").first.evaluate("e => e.scrollHeight - e.clientHeight")
+        assert overflow <= 2, f"stop {stop}: the card's text is cut off by {overflow} px"
+        if stop in ("ice", "finding1", "latent", "denoise"):
+            assert page.evaluate(BOTTOM_JS) <= WINDOW["height"] + 1, f"stop {stop}: maps end below the window"
+        if stop == "denoise":  # the player from the keyboard, and the animation to take away
+            sigma = page.locator(".tour-slide-denoise .denoise-sigma")
+            expect(sigma).to_contain_text("Step 10 of 20")
+            page.keyboard.press("ArrowRight")
+            expect(sigma).to_contain_text("Step 11 of 20")
+            page.keyboard.press(" ")  # play to the end
+            expect(sigma).to_contain_text("finished", timeout=60_000)
+            with page.expect_download() as info:
+                page.locator(".tour-slide-denoise .download-gif button").click()
+            target = tmp_path / "denoise.gif"
+            info.value.save_as(target)
+            gif = Image.open(target)
+            assert gif.n_frames == 20 and gif.size[0] == 960
+        if stop == "finding1":  # the member slider from the keyboard; the view as a PNG for slides
+            page.keyboard.press("ArrowRight")
+            titles = """() => { const out = []; for (const d of Bokeh.documents) for (const m of d._all_models.values())
+                          if (typeof m.text === 'string' && m.text.includes('· member 1')) out.push(m.text); return out; }"""
+            page.wait_for_function(f"() => ({titles})().length >= 2", polling=300, timeout=30_000)
+            with page.expect_download() as info:
+                page.locator(".download-view button").click()
+            target = tmp_path / "view.png"
+            info.value.save_as(target)
+            assert Image.open(target).size[0] == 1920
+            page.keyboard.press("ArrowLeft")
