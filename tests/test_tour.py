@@ -191,7 +191,7 @@ def test_header_keys_and_view_png(prepared):
     header.on_key("tour-next")
     assert tour.step == 1 and card.card.visible and slides.own.card_px[0] > 0
     assert display.card_px == (0, 0)  # the card sits above the slide, not above the hidden tabs
-    assert slides.column.visible and not tabs.visible  # a prepared stop: its slide, not the tabs
+    assert slides.showing and not tabs.visible  # a prepared stop: its slide, not the tabs
     assert redraws == {"app": 0, "slides": 1}  # the slides are sized for the card once
     header.on_key("tour-next")
     assert "From noise to ice" in card.title.object
@@ -217,7 +217,7 @@ def test_header_keys_and_view_png(prepared):
     header.on_key("tour-next")  # back and forth: the slides are drawn once
     assert len(slides.views) == 4
     tour.go(0)
-    assert tabs.visible and not slides.column.visible
+    assert tabs.visible and not slides.showing
     tour.go(1)
     tour.go(0)  # closing and opening the tour on prepared stops redraws no map
     assert redraws == {"app": 0, "slides": 1}

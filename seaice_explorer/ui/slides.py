@@ -38,7 +38,11 @@ class Slides(Viewer):
         self.own = self.display.mirror()
         self.views: dict[str, Viewable] = {}
         self.denoise: dict[str, DenoiseView] = {}  # the replay of each denoising stop (for the player's keys)
-        self.column = pn.Column(sizing_mode="stretch_width", visible=False, css_classes=["tour-slides"], margin=0)
+        #: One Bokeh root per stop (:attr:`roots`, laid out by app.py): showing or hiding a slide then
+        #: re-lays out that slide alone, not a document part holding every drawn slide.
+        self.slots = {stop.key: pn.Column(sizing_mode="stretch_width", visible=False, margin=0,
+                                          css_classes=["tour-slide", f"tour-slide-{stop.key}"])
+                      for stop in self.tour.stops}
         self._callbacks: list = []
         self.tour.param.watch(self._show, ["shown"])
         self._show()
@@ -48,10 +52,9 @@ class Slides(Viewer):
         view = VIEWS[stop.tab](state=self.tour.slide_state(stop), display=self.own)
         if isinstance(view, DenoiseView):
             self.denoise[stop.key] = view
-        slide = pn.Column(view, css_classes=["tour-slide", f"tour-slide-{stop.key}"], visible=False,
-                          sizing_mode="stretch_width", margin=0)
+        slide = self.slots[stop.key]
+        slide.objects = [view]
         self.views[stop.key] = slide
-        self.column.append(slide)
         return slide
 
     def _show(self, *_: object) -> None:
@@ -61,7 +64,6 @@ class Slides(Viewer):
             self._draw(stop)
         for key, slide in self.views.items():
             slide.visible = on and key == stop.key
-        self.column.visible = on
         if self.tabs is not None:
             self.tabs.visible = not on
         if on:
@@ -94,5 +96,15 @@ class Slides(Viewer):
             return None
         return tour.slide_state(stop), self.denoise.get(stop.key), stop.tab == DENOISE
 
+    @property
+    def showing(self) -> bool:
+        """True while a slide is shown (the app's tabs are hidden then)."""
+        return any(slide.visible for slide in self.views.values())
+
+    @property
+    def roots(self) -> list[pn.Column]:
+        """The slides as separate page roots (``main=[card, *slides.roots, tabs]``)."""
+        return list(self.slots.values())
+
     def __panel__(self) -> Viewable:
-        return self.column
+        return pn.Column(*self.roots, sizing_mode="stretch_width", margin=0)
