@@ -51,13 +51,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(app: Path, port: int, models: Path | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "panel", "serve", str(app), "--port", str(port), "--address", "127.0.0.1",
-           "--allow-websocket-origin", f"127.0.0.1:{port}"]
+def _serve(app: Path, port: int, models: Path | None = None, *, warm: bool = False,
+           wait_s: float = 300) -> subprocess.Popen:
+    """``panel serve app`` on ``port`` (``--warm``: run the app once at start-up), once it accepts connections."""
+    cmd = [sys.executable, "-m", "panel", "serve", str(app), *(["--warm"] if warm else []), "--port", str(port),
+           "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
     if models is not None:
         cmd += ["--args", "--models", str(models)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(600):  # ready when the port accepts connections (a page request builds a whole session)
+    for _ in range(int(wait_s * 2)):  # ready when the port accepts connections (a page request builds a whole session)
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2):
                 return proc

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,22 +30,15 @@ from pathlib import Path
 from seaice_explorer.registry import discover
 from seaice_explorer.ui.tour import OBSERVED_DATASET, TOUR_N, plan
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dashboard_latency import CHROMIUM_ARGS, PAINTED_JS, ROOT, _free_port, _serve  # noqa: E402
+
 TITLES_JS = """() => { const out = []; for (const d of Bokeh.documents) for (const m of d._all_models.values())
     if (typeof m.text === 'string') out.push(m.text); return out; }"""
 VISIBLE_JS = """(cls) => { const find = (root) => { for (const el of root.querySelectorAll('*')) {
         if (el.classList && el.classList.contains(cls)) return el;
         if (el.shadowRoot) { const hit = find(el.shadowRoot); if (hit) return hit; } } return null; };
     const el = find(document); return !!el && el.getBoundingClientRect().height > 0; }"""
-PAINTED_JS = """() => { const walk = (root, out) => { for (const el of root.querySelectorAll('*')) {
-        if (el.tagName === 'CANVAS') out.push(el); if (el.shadowRoot) walk(el.shadowRoot, out); } return out; };
-    for (const c of walk(document, [])) { if (c.width < 200 || c.height < 200) continue;
-        const ctx = c.getContext('2d'); if (!ctx) continue;
-        const d = ctx.getImageData(0, 0, c.width, c.height).data; const seen = new Set();
-        for (let i = 0; i < d.length; i += 4 * 101) { seen.add(d[i] + ',' + d[i + 1] + ',' + d[i + 2]);
-            if (seen.size > 8) return true; } } return false; }"""
 
 
 def expected_titles(models: Path | None) -> list[tuple[str, str]]:
@@ -67,28 +58,6 @@ def expected_titles(models: Path | None) -> list[tuple[str, str]]:
             title = f"{stop.backends[-1]} · member"
         out.append((stop.key, title))
     return out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(app: Path, port: int, models: Path | None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "panel", "serve", str(app), "--warm", "--port", str(port), "--address", "127.0.0.1",
-           "--allow-websocket-origin", f"127.0.0.1:{port}"]
-    if models is not None:
-        cmd += ["--args", "--models", str(models)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(1200):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("panel serve did not start")
 
 
 def measure(url: str, repeat: int, titles: list[tuple[str, str]]) -> dict[str, object]:
@@ -137,7 +106,7 @@ def main() -> int:
     parser.add_argument("--models", type=Path, default=None, help="models folder (default: the app's)")
     args = parser.parse_args()
     port = _free_port()
-    proc = _serve(args.app, port, args.models)
+    proc = _serve(args.app, port, args.models, warm=True, wait_s=600)
     try:
         result = measure(f"http://127.0.0.1:{port}/{args.app.stem}", args.repeat, expected_titles(args.models))
     finally:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -59,3 +65,40 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny_models")
     save_tiny_models(root)
     return root
+
+
+@contextlib.contextmanager
+def _panel_serve(app: Path, flags: Sequence[str] = (), app_args: Sequence[str] = (),
+                 startup_s: float = 90) -> Iterator[str]:
+    """``panel serve app`` on a free local port; yields the app's URL once the port accepts connections
+    (a page request would build a whole session) and stops the server afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "panel", "serve", str(app), *flags, "--port", str(port), "--address", "127.0.0.1",
+           "--allow-websocket-origin", f"127.0.0.1:{port}", *(["--args", *app_args] if app_args else [])]
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + startup_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"panel serve did not start:\n{proc.stdout.read()}")
+            time.sleep(0.5)
+    try:
+        yield f"http://127.0.0.1:{port}/{app.stem}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def panel_serve():
+    """Serve a Panel app for a browser test: ``with panel_serve(app, flags, app_args, startup_s) as url``."""
+    return _panel_serve

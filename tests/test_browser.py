@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -50,38 +46,13 @@ def _missing_prerequisite() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server():
+def server(panel_serve):
     reason = _missing_prerequisite()
     if reason:
         pytest.skip(reason)
-    port = _free_port()
-    cmd = [sys.executable, "-m", "panel", "serve", str(APP), "--port", str(port), "--address", "127.0.0.1",
-           "--allow-websocket-origin", f"127.0.0.1:{port}", "--args", "--no-autogenerate"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/{APP.stem}"
-    deadline = time.monotonic() + 90
-    while True:  # ready when the port accepts connections (a page request would build a whole session)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"panel serve did not start:\n{proc.stdout.read()}")
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with panel_serve(APP, app_args=["--no-autogenerate"], startup_s=90) as url:
+        yield url
 
 
 def _save_screenshot(page, name: str, tmp_path: Path) -> Path:
