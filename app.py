@@ -113,7 +113,7 @@ def create_app(argv: Sequence[str] | None = None):
     if location is not None:
         location.sync(tour, TOUR_URL_PARAMS, on_error=warn)
     template = pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[Sidebar(state=state), Downloads(state=state)], main=[card, *slides.roots, tabs],
+        title=TITLE, sidebar=[Sidebar(state=state), Downloads(state=state)], main=[card, slides.stack],
         header=[Header(state=state, display=display, tour=tour, tabs=tabs, denoise=denoise, slides=slides)],
         header_background="#12355b", sidebar_width=340,
     )

@@ -38,7 +38,8 @@ TITLES_JS = """() => { const out = []; for (const d of Bokeh.documents) for (con
 VISIBLE_JS = """(cls) => { const find = (root) => { for (const el of root.querySelectorAll('*')) {
         if (el.classList && el.classList.contains(cls)) return el;
         if (el.shadowRoot) { const hit = find(el.shadowRoot); if (hit) return hit; } } return null; };
-    const el = find(document); return !!el && el.getBoundingClientRect().height > 0; }"""
+    const el = find(document);
+    return !!el && el.getBoundingClientRect().height > 0 && getComputedStyle(el).visibility === 'visible'; }"""
 
 
 def expected_titles(models: Path | None) -> list[tuple[str, str]]:

@@ -49,7 +49,9 @@ def test_reference_sources_come_only_from_the_server_command_line(app_module, tm
 
 
 def _tabs(template) -> pn.Tabs:
-    return next(o for o in template.main if isinstance(o, pn.Tabs))
+    """The app's tabs: the last layer of the stack below the tour's card (the slides lie over them)."""
+    stack = template.main[-1]
+    return next(o for o in stack if isinstance(o, pn.Tabs))
 
 
 def test_create_app_builds_an_offline_template_without_a_server(app_module):

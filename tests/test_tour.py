@@ -174,7 +174,7 @@ def test_header_keys_and_view_png(prepared):
 
     from seaice_explorer.ui.denoise_view import DenoiseView
     from seaice_explorer.ui.header import Header
-    from seaice_explorer.ui.slides import Slides
+    from seaice_explorer.ui.slides import Slides, shown as layer_shown
     from seaice_explorer.ui.tour_view import TourCard
 
     _, state, tour = prepared
@@ -191,11 +191,11 @@ def test_header_keys_and_view_png(prepared):
     header.on_key("tour-next")
     assert tour.step == 1 and card.card.visible and slides.own.card_px[0] > 0
     assert display.card_px == (0, 0)  # the card sits above the slide, not above the hidden tabs
-    assert slides.showing and not tabs.visible  # a prepared stop: its slide, not the tabs
+    assert slides.showing == "ice" and not layer_shown(tabs)  # a prepared stop: its slide, not the tabs
     assert redraws == {"app": 0, "slides": 1}  # the slides are sized for the card once
     header.on_key("tour-next")
     assert "From noise to ice" in card.title.object
-    assert [k for k, v in slides.views.items() if v.visible] == ["denoise"]
+    assert slides.showing == "denoise"
     shown = tour.state_of()
     step = shown.denoise_step
     header.on_key("next")
@@ -217,7 +217,7 @@ def test_header_keys_and_view_png(prepared):
     header.on_key("tour-next")  # back and forth: the slides are drawn once
     assert len(slides.views) == 4
     tour.go(0)
-    assert tabs.visible and not slides.showing
+    assert layer_shown(tabs) and slides.showing is None
     tour.go(1)
     tour.go(0)  # closing and opening the tour on prepared stops redraws no map
     assert redraws == {"app": 0, "slides": 1}

@@ -53,18 +53,25 @@ class Report:
     n: int | None = None  # samples per setting
     date: str = ""
     findings: list[findings_mod.Finding] = field(default_factory=list)
+    #: Rows looked up once: (kind, decoder) -> native row, (backend, bounds) -> row (the tour's card asks on every step).
+    _native: dict = field(default_factory=dict, init=False, repr=False)
+    _rows: dict = field(default_factory=dict, init=False, repr=False)
 
     def finding(self, number: int) -> findings_mod.Finding | None:
         return next((f for f in self.findings if f.number == number), None)
 
     def native(self, kind: str, decoder: str | None = None) -> pd.Series | None:
         """The first backend of ``kind`` (and ``decoder``) at its native bounds mode, as the findings judge it."""
-        rows = findings_mod.native_rows(self.table, kind, decoder)
-        return rows[0] if rows else None
+        if (kind, decoder) not in self._native:
+            rows = findings_mod.native_rows(self.table, kind, decoder)
+            self._native[kind, decoder] = rows[0] if rows else None
+        return self._native[kind, decoder]
 
     def row(self, backend: str, bounds: str) -> pd.Series | None:
-        hit = self.table[(self.table["backend"] == backend) & (self.table["bounds"] == bounds)]
-        return hit.iloc[0] if len(hit) else None
+        if (backend, bounds) not in self._rows:
+            hit = self.table[(self.table["backend"] == backend) & (self.table["bounds"] == bounds)]
+            self._rows[backend, bounds] = hit.iloc[0] if len(hit) else None
+        return self._rows[backend, bounds]
 
     def reference_row(self) -> pd.Series | None:
         """The reference's own row (all its states)."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import holoviews as hv
 import numpy as np
 import panel as pn
 import param
+from panel.io.callbacks import PeriodicCallback
 
 from ..configs import resolve_models_dir
 from ..errors import SeaIceInputError
@@ -28,6 +30,19 @@ from .state import ExplorerState
 from .tour import Bank, Tour
 
 log = logging.getLogger(__name__)
+
+
+def ticker(callback: Callable[[], object], period_ms: int, count: int | None = None) -> PeriodicCallback:
+    """Run ``callback`` every ``period_ms`` in this session, without flagging the page busy.
+
+    ``pn.state.add_periodic_callback`` counts every tick as busy work, and Panel's busy flag drives
+    the spinner of every open page's template: a 200 ms poll then costs two messages to each page
+    per tick and keeps the server's event loop and the browsers from the tour's steps. The
+    dashboard's ticks only poll, so they are background callbacks (stopped with their document).
+    """
+    cb = PeriodicCallback(callback=callback, period=period_ms, count=count, background=True, log=False)
+    cb.start()
+    return cb
 
 
 def load_registry(models_dir: str | os.PathLike | None = None) -> Registry:
@@ -127,5 +142,5 @@ def connect_session(state: ExplorerState, *, autogenerate: bool = True, poll_ms:
             getattr(notifications, state.message_level)(state.message, duration=duration)
 
     state.param.watch(notify, ["message_serial"])
-    pn.state.add_periodic_callback(state.poll, period=poll_ms)
+    ticker(state.poll, poll_ms)
     pn.state.on_session_destroyed(lambda context: state.cancel())  # a closed page stops its job

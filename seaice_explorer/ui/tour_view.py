@@ -15,6 +15,7 @@ from panel.viewable import Viewer
 from ..evaluation.reports import Report, read_report, report_folder
 from . import story
 from .layout import Display
+from .session import ticker
 from .tour import OBSERVED_DATASET, Tour, family
 
 #: Text size (px) of the card's sentences, normal and in presentation mode.
@@ -94,7 +95,7 @@ class TourCard(Viewer):
         self._show()
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:  # in a server: say when the tour is ready
-            self._poll = pn.state.add_periodic_callback(self._poll_status, period=1000)
+            self._poll = ticker(self._poll_status, 1000)
 
     def _poll_status(self) -> None:
         if self.card.visible:
