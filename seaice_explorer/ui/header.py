@@ -16,6 +16,7 @@ from .denoise_view import DenoiseView
 from .layout import Display
 from .maps_view import panel_specs
 from .presentation import Screen
+from .session import batched
 from .slides import Slides
 from .state import ExplorerState
 from .tour import DENOISE, Tour
@@ -37,7 +38,7 @@ class Header(Viewer):
         self.screen.on_key = self.on_key
         self.start = pn.widgets.Button(label="Guided tour", color="light", variant="outline",
                                        css_classes=["tour-start"], width=130, margin=(5, 8))
-        self.start.on_click(lambda _: self.tour.go(self.tour.step or 1))
+        self.start.on_click(batched(lambda _: self.tour.go(self.tour.step or 1)))
         self.presentation = pn.widgets.Toggle.from_param(self.display.param.presentation, label="Presentation",
                                                          color="light", variant="outline",
                                                          css_classes=["presentation-toggle"], width=130, margin=(5, 8))
@@ -54,6 +55,7 @@ class Header(Viewer):
         names = list(self.tabs._names)
         return self.state, self.denoise, self.tabs.active < len(names) and names[self.tabs.active] == DENOISE
 
+    @batched
     def on_key(self, action: str) -> None:
         """Do what a key means (:data:`.presentation.KEYS`) in the view shown."""
         s, denoise, on_denoise = self._target()

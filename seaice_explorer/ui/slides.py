@@ -7,11 +7,13 @@ stop shown is drawn first, the other prepared stops are drawn one by one in the 
 visible. While a slide is shown the app's tabs are hidden; closing the tour shows them again,
 on the last stop's settings.
 
-The slides and the tabs are **layers** of one stack (:attr:`Slides.stack`), switched by their CSS
-alone (:func:`layer`): the shown layer is in the page's flow, the others lie over it at the same
-width, laid out and painted but invisible. Bokeh's ``visible=False`` would instead collapse a
-hidden slide (``display: none``), and showing it again would lay out and repaint each of its plots
-in the browser: 0.7-2.6 s a step on this machine, where a change of styles costs neither.
+The slides and the tabs are **layers** of one stack (:attr:`Slides.stack`): a CSS grid of one cell
+that holds them all, so it is as tall as its tallest layer. A step switches the layers' visibility
+alone (:func:`layer`): every layer stays laid out and painted, and no element changes size, so the
+browser lays out nothing again. Bokeh's ``visible=False`` would collapse a hidden slide
+(``display: none``) and showing it again would lay out and repaint each of its plots: 0.7-2.6 s a
+step on this machine; so would any change of the stack's height, since Bokeh then lays out every
+layer of it again.
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ from .tour import DENOISE, MAPS, MIZ, SMOOTHING, Stop, Tour
 VIEWS = {MAPS: MapsView, DENOISE: DenoiseView, MIZ: MizView, SMOOTHING: SmoothingView}
 
 
-#: The styles of a shown and a hidden layer (same keys, so switching overwrites every one).
-SHOWN = {"position": "relative", "top": "auto", "left": "auto", "right": "auto", "visibility": "visible",
-         "pointer-events": "auto"}
-HIDDEN = {"position": "absolute", "top": "0", "left": "0", "right": "0", "visibility": "hidden",
-          "pointer-events": "none"}
+#: The styles of a shown and a hidden layer: all in the stack's one grid cell (see the module docstring).
+SHOWN = {"grid-area": "1 / 1", "visibility": "visible"}
+HIDDEN = {"grid-area": "1 / 1", "visibility": "hidden"}
+#: The stack: one grid cell, as wide as the page's main area.
+STACK_CSS = ":host { display: grid !important; grid-template-columns: minmax(0, 1fr); }"
 
 
 def layer(obj: Viewable, shown: bool) -> None:
@@ -70,7 +72,7 @@ class Slides(Viewer):
                       for stop in self.tour.stops}
         layers = [*self.slots.values(), *([self.tabs] if self.tabs is not None else [])]
         #: The slides and the app's tabs, one shown at a time (``main=[card, slides.stack]``).
-        self.stack = pn.Column(*layers, sizing_mode="stretch_width", margin=0, styles={"position": "relative"})
+        self.stack = pn.Column(*layers, sizing_mode="stretch_width", margin=0, stylesheets=[STACK_CSS])
         self._callbacks: list = []
         self.tour.param.watch(self._show, ["shown"])
         self._show()

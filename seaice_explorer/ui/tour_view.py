@@ -15,7 +15,7 @@ from panel.viewable import Viewer
 from ..evaluation.reports import Report, read_report, report_folder
 from . import story
 from .layout import Display
-from .session import ticker
+from .session import batched, ticker
 from .tour import OBSERVED_DATASET, Tour, family
 
 #: Text size (px) of the card's sentences, normal and in presentation mode.
@@ -77,9 +77,9 @@ class TourCard(Viewer):
         self.previous = pn.widgets.Button(label="◀ Previous", width=108, css_classes=["tour-previous"])
         self.next = pn.widgets.Button(label="Next ▶", color="primary", width=108, css_classes=["tour-next"])
         self.close = pn.widgets.Button(label="Close tour", color="light", width=108)
-        self.previous.on_click(lambda _: tour.previous())
-        self.next.on_click(lambda _: tour.next())
-        self.close.on_click(lambda _: tour.go(0))
+        self.previous.on_click(batched(lambda _: tour.previous()))
+        self.next.on_click(batched(lambda _: tour.next()))
+        self.close.on_click(batched(lambda _: tour.go(0)))
         self.card = pn.Column(
             pn.Row(pn.Column(self.title, self.text, self.footer, sizing_mode="stretch_width"),
                    pn.Column(pn.Row(self.previous, self.next), self.close, self.status, width=BUTTONS_PX),
