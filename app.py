@@ -109,7 +109,7 @@ def create_app(argv: Sequence[str] | None = None):
     )
     tour = Tour(state, bank=shared_tour_bank(state.registry))
     slides = Slides(tour=tour, display=display, tabs=tabs)
-    card = TourCard(tour=tour, display=display, tabs=tabs, slide_display=slides.own)
+    card = TourCard(tour=tour, display=display, tabs=tabs, slides=slides)
     if location is not None:
         location.sync(tour, TOUR_URL_PARAMS, on_error=warn)
     template = pn.template.BootstrapTemplate(

@@ -183,7 +183,7 @@ def test_header_keys_and_view_png(prepared):
     tabs = pn.Tabs(("Maps", pn.pane.Markdown("m")), ("MIZ statistics", pn.pane.Markdown("z")),
                    ("Smoothing", pn.pane.Markdown("s")), ("Watch it denoise", pn.pane.Markdown("d")))
     slides = Slides(tour=tour, display=display, tabs=tabs)
-    card = TourCard(tour=tour, display=display, tabs=tabs, slide_display=slides.own)
+    card = TourCard(tour=tour, display=display, tabs=tabs, slides=slides)
     header = Header(state=state, display=display, tour=tour, tabs=tabs, denoise=denoise, slides=slides)
     redraws = {"app": 0, "slides": 0}
     display.param.watch(lambda e: redraws.__setitem__("app", redraws["app"] + 1), ["reported"])

@@ -16,7 +16,6 @@ from .denoise_view import DenoiseView
 from .layout import Display
 from .maps_view import panel_specs
 from .presentation import Screen
-from .session import batched
 from .slides import Slides
 from .state import ExplorerState
 from .tour import DENOISE, Tour
@@ -38,7 +37,7 @@ class Header(Viewer):
         self.screen.on_key = self.on_key
         self.start = pn.widgets.Button(label="Guided tour", color="light", variant="outline",
                                        css_classes=["tour-start"], width=130, margin=(5, 8))
-        self.start.on_click(batched(lambda _: self.tour.go(self.tour.step or 1)))
+        self.start.on_click(lambda _: self._go(self.tour.step or 1))
         self.presentation = pn.widgets.Toggle.from_param(self.display.param.presentation, label="Presentation",
                                                          color="light", variant="outline",
                                                          css_classes=["presentation-toggle"], width=130, margin=(5, 8))
@@ -55,7 +54,6 @@ class Header(Viewer):
         names = list(self.tabs._names)
         return self.state, self.denoise, self.tabs.active < len(names) and names[self.tabs.active] == DENOISE
 
-    @batched
     def on_key(self, action: str) -> None:
         """Do what a key means (:data:`.presentation.KEYS`) in the view shown."""
         s, denoise, on_denoise = self._target()
@@ -71,11 +69,14 @@ class Header(Viewer):
         elif action in ("first", "last") and on_denoise:
             denoise.go_to(0 if action == "first" else 10**6)
         elif action == "tour-next":
-            self.tour.go(self.tour.step + 1 if self.tour.step < len(self.tour.stops) else self.tour.step)
+            self._go(min(self.tour.step + 1, len(self.tour.stops)))
         elif action == "tour-previous":
-            self.tour.previous()
+            self._go(max(self.tour.step - 1, 1) if self.tour.step else 0)
         elif action == "leave":
             self.display.presentation = False
+
+    def _go(self, step: int) -> None:
+        (self.slides.go if self.slides is not None else self.tour.go)(step)
 
     # ---------------------------------------------------------------- the view as a PNG
     def view_png(self) -> bytes:

@@ -8,7 +8,6 @@ polling of the worker, cancel on close).
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time
@@ -31,20 +30,6 @@ from .state import ExplorerState
 from .tour import Bank, Tour
 
 log = logging.getLogger(__name__)
-
-
-def batched(fn: Callable[..., object]) -> Callable[..., None]:
-    """``fn`` with the page's document held: every change it makes reaches the browser as one message.
-
-    Bokeh's server builds each message against every model the page holds (about 2,700 with the
-    tour's slides drawn), and a step of the tour changes eight properties (the slides' styles, the
-    card's words and buttons, the URL): eight messages took 0.6-0.8 s on this machine, one takes 0.05 s.
-    """
-    @functools.wraps(fn)
-    def run(*args: object, **kwargs: object) -> None:
-        with pn.io.hold():
-            fn(*args, **kwargs)
-    return run
 
 
 def ticker(callback: Callable[[], object], period_ms: int, count: int | None = None) -> PeriodicCallback:
