@@ -2,9 +2,10 @@
 stop's own state (:meth:`~.tour.Tour.slide_state`), one visible at a time.
 
 Drawing maps takes seconds on a small CPU; showing a drawn slide should take no time at all. So the
-stop shown is drawn first, the other prepared stops are drawn one by one in the background
-(one per tick of the page, so it stays responsive), and a step then only changes which slide is
-visible. While a slide is shown the app's tabs are hidden; closing the tour shows them again,
+first stop is drawn in the background as soon as its results are ready (a page that never opens
+the tour pays for that one slide only), the other prepared stops are drawn one by one once the tour
+is opened (one per tick of the page, so it stays responsive), and a step then only changes which
+slide is visible. While a slide is shown the app's tabs are hidden; closing the tour shows them again,
 on the last stop's settings.
 
 The slides and the tabs are **layers** of one stack (:attr:`Slides.stack`): a CSS grid of one cell
@@ -78,6 +79,17 @@ class Slides(Viewer):
         self._callbacks: list = []
         self.tour.param.watch(self._show, ["shown"])
         self._show()
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None and self.tour.stops:
+            self._first = ticker(self._draw_first, 1000)
+
+    def _draw_first(self) -> None:
+        """Draw the first stop once its results are ready (in the background), so opening the tour only shows it."""
+        first = self.tour.stops[0]
+        if first.key not in self.views and self.tour.ready(first):
+            self._draw(first)
+        if first.key in self.views or self.tour.bank.done and not self.tour.ready(first):
+            self._first.stop()
 
     def _draw(self, stop: Stop) -> Viewable:
         """The stop's slide: its tab's view on the stop's own state (hidden until shown)."""
@@ -102,19 +114,20 @@ class Slides(Viewer):
             self._draw_the_rest()
 
     def _draw_the_rest(self) -> None:
-        """Draw the other prepared stops in the background, one per tick (in a server only)."""
+        """Draw the other prepared stops in the background, one per tick, as they become ready (in a
+        server only); and poll the slides' own generations."""
         doc = pn.state.curdoc
         if self._callbacks or doc is None or doc.session_context is None:
             return
-        todo = [s for s in self.tour.stops if s.key not in self.views and self.tour.ready(s)]
-        if todo:
-            self._callbacks.append(ticker(self._draw_next, 250, count=len(todo)))
-        self._callbacks.append(ticker(self._poll, 300))
+        self._callbacks = [ticker(self._draw_next, 250), ticker(self._poll, 300)]
 
     def _draw_next(self) -> None:
-        todo = [s for s in self.tour.stops if s.key not in self.views and self.tour.ready(s)]
-        if todo:
-            self._draw(todo[0])
+        todo = [s for s in self.tour.stops if s.key not in self.views]
+        ready = [s for s in todo if self.tour.ready(s)]
+        if ready:
+            self._draw(ready[0])
+        if len(todo) == len(ready[:1]) or (self.tour.bank.done and not ready):  # all drawn, or the rest failed
+            self._callbacks[0].stop()
 
     def _poll(self) -> None:
         """A slide's own generation (e.g. a replay recorded on it) finishes like the session's."""
