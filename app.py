@@ -109,14 +109,13 @@ def create_app(argv: Sequence[str] | None = None):
     )
     tour = Tour(state, bank=shared_tour_bank(state.registry))
     slides = Slides(tour=tour, display=display, tabs=tabs)
-    card = TourCard(tour=tour, display=display, tabs=tabs, slides=slides)
+    card = TourCard(tour=tour, display=display, tabs=tabs, slide_display=slides.own)
     if location is not None:
         location.sync(tour, TOUR_URL_PARAMS, on_error=warn)
     template = pn.template.BootstrapTemplate(
         title=TITLE, sidebar=[Sidebar(state=state), Downloads(state=state)], main=[card, slides.stack],
         header=[Header(state=state, display=display, tour=tour, tabs=tabs, denoise=denoise, slides=slides)],
         header_background="#12355b", sidebar_width=340,
-        busy_indicator=None,  # the sidebar shows progress; Panel's spinner costs two messages per click and tick
     )
     template.config.raw_css.append(PRESENTATION_CSS)
     connect_session(state, autogenerate=not args.no_autogenerate, tour=None if args.no_tour_prep else tour)

@@ -6,7 +6,7 @@ one 1920 × 1080 page in presentation mode, waits until the tour says "All steps
 
 - ``card_s``: click to the card showing the stop's number and words;
 - ``shown_s``: click to the stop's pictures shown (its slide visible, a plot title it draws in the
-  page, a canvas painted).
+  page, a visible canvas inside the slide painted).
 
 The page draws the first stop in the background once the results are ready; opening the tour
 shows it and starts drawing the others in the background (``open_s``: clicking "Guided tour" to the
@@ -32,18 +32,27 @@ from seaice_explorer.registry import discover
 from seaice_explorer.ui.tour import OBSERVED_DATASET, TOUR_N, plan
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dashboard_latency import CHROMIUM_ARGS, PAINTED_JS, ROOT, _free_port, _serve  # noqa: E402
+from dashboard_latency import CHROMIUM_ARGS, ROOT, _free_port, _serve  # noqa: E402
 
 DRAWN_JS = """(n) => { let k = 0; for (const d of Bokeh.documents) for (const m of d._all_models.values())
     if (Array.isArray(m.css_classes) && m.css_classes.includes('tour-slide') && m.children && m.children.length) k++;
     return k >= n; }"""
 TITLES_JS = """() => { const out = []; for (const d of Bokeh.documents) for (const m of d._all_models.values())
     if (typeof m.text === 'string') out.push(m.text); return out; }"""
-VISIBLE_JS = """(cls) => { const find = (root) => { for (const el of root.querySelectorAll('*')) {
+#: The slide of class ``cls`` is shown (computed visibility, laid out) and a canvas inside it is painted.
+SLIDE_PAINTED_JS = """(cls) => { const find = (root) => { for (const el of root.querySelectorAll('*')) {
         if (el.classList && el.classList.contains(cls)) return el;
         if (el.shadowRoot) { const hit = find(el.shadowRoot); if (hit) return hit; } } return null; };
-    const el = find(document);
-    return !!el && el.getBoundingClientRect().height > 0 && getComputedStyle(el).visibility === 'visible'; }"""
+    const canvases = (root, out) => { for (const el of root.querySelectorAll('*')) {
+        if (el.tagName === 'CANVAS') out.push(el); if (el.shadowRoot) canvases(el.shadowRoot, out); } return out; };
+    const slide = find(document);
+    if (!slide || slide.getBoundingClientRect().height === 0 || getComputedStyle(slide).visibility !== 'visible') return false;
+    for (const c of canvases(slide.shadowRoot || slide, [])) {
+        if (c.width < 200 || c.height < 200 || getComputedStyle(c).visibility !== 'visible') continue;
+        const ctx = c.getContext('2d'); if (!ctx) continue;
+        const d = ctx.getImageData(0, 0, c.width, c.height).data; const seen = new Set();
+        for (let i = 0; i < d.length; i += 4 * 101) { seen.add(d[i] + ',' + d[i + 1] + ',' + d[i + 2]);
+            if (seen.size > 8) return true; } } return false; }"""
 
 
 def expected_titles(models: Path | None) -> list[tuple[str, str]]:
@@ -89,8 +98,8 @@ def measure(url: str, repeat: int, titles: list[tuple[str, str]]) -> dict[str, o
                 expect(page.locator(".tour-title")).to_contain_text(f"{k + 1} / {n}")
                 card[k].append(time.perf_counter() - t0)
                 key, title = titles[k]
-                js = (f"() => ({VISIBLE_JS})('tour-slide-{key}') && ({TITLES_JS})().some(t => t.includes("
-                      f"{json.dumps(title)})) && ({PAINTED_JS})()")
+                js = (f"() => ({TITLES_JS})().some(t => t.includes({json.dumps(title)})) && "
+                      f"({SLIDE_PAINTED_JS})('tour-slide-{key}')")
                 page.wait_for_function(js, polling="raf", timeout=300_000)
                 shown[k].append(time.perf_counter() - t0)
                 if not opened:

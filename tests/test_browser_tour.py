@@ -40,15 +40,31 @@ TITLES_JS = """(want) => { for (const d of Bokeh.documents) for (const m of d._a
 
 pytestmark = pytest.mark.browser
 
-#: Boxes [x, y, width, height] (px) of the plot canvases in the page, through every shadow root.
+#: Boxes [x, y, width, height] (px) of the visible plot canvases in the page, through every shadow root
+#: (the tour's hidden slides and tabs stay laid out under the shown one, invisible).
 CANVASES_JS = """() => { const out = []; const walk = (root) => { for (const el of root.querySelectorAll('*')) {
-    if (el.tagName === 'CANVAS') { const r = el.getBoundingClientRect();
+    if (el.tagName === 'CANVAS' && getComputedStyle(el).visibility === 'visible') { const r = el.getBoundingClientRect();
       if (r.width > 100 && r.height > 100) out.push([r.x, r.y, r.width, r.height]); }
     if (el.shadowRoot) walk(el.shadowRoot); } }; walk(document); return out; }"""
-#: The lowest edge (px) of any plot canvas.
+#: The lowest edge (px) of any visible plot canvas.
 BOTTOM_JS = """() => { let bottom = 0; const walk = (root) => { for (const el of root.querySelectorAll('*')) {
-    if (el.tagName === 'CANVAS') { const r = el.getBoundingClientRect(); if (r.width > 150 && r.height > 150)
+    if (el.tagName === 'CANVAS' && getComputedStyle(el).visibility === 'visible') { const r = el.getBoundingClientRect(); if (r.width > 150 && r.height > 150)
       bottom = Math.max(bottom, r.bottom); } if (el.shadowRoot) walk(el.shadowRoot); } }; walk(document); return bottom; }"""
+
+#: Texts painted in the page that belong to a hidden layer of the tour's stack (slides and tabs lie
+#: in one grid cell, the hidden ones transparent): [layer classes, text], empty when nothing leaks.
+LEAKS_JS = """() => { const up = (x) => x.parentNode instanceof ShadowRoot ? x.parentNode.host : x.parentNode;
+    const out = []; const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+        if (el.shadowRoot) walk(el.shadowRoot);
+        const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+        if (!own || getComputedStyle(el).visibility !== 'visible') continue;
+        let painted = true, layer = null;
+        for (let x = el; x && x.nodeType === 1; x = up(x)) {
+            if (getComputedStyle(x).opacity === '0') painted = false;
+            if (!layer && x.style && x.style.gridArea) layer = x; }
+        if (painted && layer && getComputedStyle(layer).visibility !== 'visible')
+            out.push([String(layer.className), el.textContent.trim().slice(0, 60)]); } };
+    walk(document); return out; }"""
 
 
 def _missing_prerequisite() -> str | None:
@@ -211,6 +227,7 @@ def test_the_tour_in_presentation_mode(server, page, tmp_path):
         page.wait_for_function(TITLES_JS, arg=DRAWN[stop], polling=500, timeout=120_000)
         page.wait_for_timeout(2500)  # let Bokeh paint, and any resize settle
         _save(page, f"step{k}_{stop}.png")
+        assert page.evaluate(LEAKS_JS) == [], f"stop {stop}: text of a hidden layer shows through"
         overflow = page.locator(".tour-card").first.evaluate("e => e.scrollHeight - e.clientHeight")
         assert overflow <= 2, f"stop {stop}: the card's text is cut off by {overflow} px"
         if stop in ("ice", "finding1", "latent", "denoise"):

@@ -183,7 +183,7 @@ def test_header_keys_and_view_png(prepared):
     tabs = pn.Tabs(("Maps", pn.pane.Markdown("m")), ("MIZ statistics", pn.pane.Markdown("z")),
                    ("Smoothing", pn.pane.Markdown("s")), ("Watch it denoise", pn.pane.Markdown("d")))
     slides = Slides(tour=tour, display=display, tabs=tabs)
-    card = TourCard(tour=tour, display=display, tabs=tabs, slides=slides)
+    card = TourCard(tour=tour, display=display, tabs=tabs, slide_display=slides.own)
     header = Header(state=state, display=display, tour=tour, tabs=tabs, denoise=denoise, slides=slides)
     redraws = {"app": 0, "slides": 0}
     display.param.watch(lambda e: redraws.__setitem__("app", redraws["app"] + 1), ["reported"])
@@ -232,8 +232,8 @@ def test_header_keys_and_view_png(prepared):
 
 def test_a_step_switches_layers_without_collapsing_them(prepared):
     """A step only restyles the layers of one grid cell: no slide is ever ``visible=False`` (Bokeh
-    would collapse it and lay it out again when shown), one layer is shown at a time, and
-    :meth:`Slides.drawn` says when a step makes no new plot (so it may go out as one message)."""
+    would collapse it and lay it out again when shown), one layer is shown at a time, and a slide
+    is drawn once."""
     pn = pytest.importorskip("panel")
     from seaice_explorer.ui.slides import HIDDEN, SHOWN, STACK_CSS, Slides, layer, shown as layer_shown
 
@@ -241,16 +241,20 @@ def test_a_step_switches_layers_without_collapsing_them(prepared):
     tabs = pn.Tabs(("Maps", pn.pane.Markdown("m")))
     slides = Slides(tour=tour, display=Display(), tabs=tabs)
     assert list(slides.stack) == [*slides.slots.values(), tabs] and STACK_CSS in slides.stack.stylesheets
-    assert not slides.drawn(1) and not slides.drawn(0) and not slides.drawn(99)
+    assert slides.views == {} and slides.showing is None
     for step in (1, 2, 4, 6, 5, 1):
-        slides.go(step)
+        tour.go(step)
         key = tour.stops[step - 1].key
         layers = [*slides.slots.values(), tabs]
         assert all(obj.visible for obj in layers)  # never collapsed
         assert [k for k, slot in slides.slots.items() if layer_shown(slot)] == [key] and not layer_shown(tabs)
         assert all(obj.styles["grid-area"] == "1 / 1" for obj in layers)  # one cell: the stack keeps its height
-        assert slides.drawn(step)
-    slides.go(0)
+        assert slides.views[key].objects == slides.slots[key].objects
+    drawn = {k: list(v.objects) for k, v in slides.views.items()}
+    assert list(drawn) == ["ice", "denoise", "finding1", "finding3", "finding2"]
+    tour.go(2)
+    assert {k: list(v.objects) for k, v in slides.views.items()} == drawn  # shown again, not drawn again
+    tour.go(0)
     assert layer_shown(tabs) and slides.showing is None and tour.step == 0
     assert set(SHOWN) == set(HIDDEN)  # switching overwrites every style it set
     layer(tabs, False)

@@ -37,7 +37,7 @@ class Header(Viewer):
         self.screen.on_key = self.on_key
         self.start = pn.widgets.Button(label="Guided tour", color="light", variant="outline",
                                        css_classes=["tour-start"], width=130, margin=(5, 8))
-        self.start.on_click(lambda _: self._go(self.tour.step or 1))
+        self.start.on_click(lambda _: self.tour.go(self.tour.step or 1))
         self.presentation = pn.widgets.Toggle.from_param(self.display.param.presentation, label="Presentation",
                                                          color="light", variant="outline",
                                                          css_classes=["presentation-toggle"], width=130, margin=(5, 8))
@@ -69,14 +69,11 @@ class Header(Viewer):
         elif action in ("first", "last") and on_denoise:
             denoise.go_to(0 if action == "first" else 10**6)
         elif action == "tour-next":
-            self._go(min(self.tour.step + 1, len(self.tour.stops)))
+            self.tour.go(self.tour.step + 1 if self.tour.step < len(self.tour.stops) else self.tour.step)
         elif action == "tour-previous":
-            self._go(max(self.tour.step - 1, 1) if self.tour.step else 0)
+            self.tour.previous()
         elif action == "leave":
             self.display.presentation = False
-
-    def _go(self, step: int) -> None:
-        (self.slides.go if self.slides is not None else self.tour.go)(step)
 
     # ---------------------------------------------------------------- the view as a PNG
     def view_png(self) -> bytes:

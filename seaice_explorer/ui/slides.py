@@ -19,8 +19,6 @@ layer of it again.
 
 from __future__ import annotations
 
-import contextlib
-
 import panel as pn
 import param
 from panel.viewable import Viewable, Viewer
@@ -37,9 +35,11 @@ from .tour import DENOISE, MAPS, MIZ, SMOOTHING, Stop, Tour
 VIEWS = {MAPS: MapsView, DENOISE: DenoiseView, MIZ: MizView, SMOOTHING: SmoothingView}
 
 
-#: The styles of a shown and a hidden layer: all in the stack's one grid cell (see the module docstring).
-SHOWN = {"grid-area": "1 / 1", "visibility": "visible"}
-HIDDEN = {"grid-area": "1 / 1", "visibility": "hidden"}
+#: The styles of a shown and a hidden layer: all in the stack's one grid cell (see the module docstring),
+#: the shown one on top. ``visibility`` alone does not hide a layer: Panel's text panes set their own
+#: content visible; ``opacity`` hides all of it, and ``pointer-events`` keeps clicks off it.
+SHOWN = {"grid-area": "1 / 1", "visibility": "visible", "opacity": "1", "pointer-events": "auto", "z-index": "1"}
+HIDDEN = {"grid-area": "1 / 1", "visibility": "hidden", "opacity": "0", "pointer-events": "none", "z-index": "0"}
 #: The stack: one grid cell, as wide as the page's main area.
 STACK_CSS = ":host { display: grid !important; grid-template-columns: minmax(0, 1fr); }"
 
@@ -133,24 +133,6 @@ class Slides(Viewer):
         """A slide's own generation (e.g. a replay recorded on it) finishes like the session's."""
         for key in self.views:
             self.tour.slide_state(next(s for s in self.tour.stops if s.key == key)).poll()
-
-    def drawn(self, step: int) -> bool:
-        """True when tour step ``step`` shows a slide drawn already (going there then makes no new plot)."""
-        stop = self.tour.stops[step - 1] if 0 < step <= len(self.tour.stops) else None
-        return stop is not None and stop.key in self.views and self.tour.ready(stop)
-
-    def go(self, step: int) -> None:
-        """Go to tour step ``step`` (0 closes the tour).
-
-        To a drawn slide, every change (the layers' styles, the card's words and buttons, the URL)
-        reaches the page as one message: Bokeh's server builds each message against every model of
-        the page (about 2,700 with the slides drawn), and eight of them took 0.6-0.8 s of a step on
-        this machine. Elsewhere (closing, a slide still to draw) new plots are made, and Panel 1.9
-        held around new plots can send a reference before its model ("reference … isn't known" in
-        the browser), so those go out as they come.
-        """
-        with pn.io.hold() if self.drawn(step) else contextlib.nullcontext():
-            self.tour.go(step)
 
     def target(self) -> tuple[ExplorerState, DenoiseView | None, bool] | None:
         """The shown slide's state, its denoising view and whether it shows the denoising; None off slides."""

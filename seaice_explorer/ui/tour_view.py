@@ -16,7 +16,6 @@ from ..evaluation.reports import Report, read_report, report_folder
 from . import story
 from .layout import Display
 from .session import ticker
-from .slides import Slides
 from .tour import OBSERVED_DATASET, Tour, family
 
 #: Text size (px) of the card's sentences, normal and in presentation mode.
@@ -64,8 +63,8 @@ class TourCard(Viewer):
     tour = param.ClassSelector(class_=Tour)
     display = param.ClassSelector(class_=Display)
     tabs = param.ClassSelector(class_=pn.Tabs, doc="The app's tabs: a stop shows its own.")
-    slides = param.ClassSelector(class_=Slides, default=None,
-                                 doc="The tour's slides: the card is above them, and its buttons step through them.")
+    slide_display = param.ClassSelector(class_=Display, default=None,
+                                        doc="The slides' display (:attr:`.slides.Slides.own`): the card is above them.")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -78,10 +77,9 @@ class TourCard(Viewer):
         self.previous = pn.widgets.Button(label="◀ Previous", width=108, css_classes=["tour-previous"])
         self.next = pn.widgets.Button(label="Next ▶", color="primary", width=108, css_classes=["tour-next"])
         self.close = pn.widgets.Button(label="Close tour", color="light", width=108)
-        go = self.slides.go if self.slides is not None else tour.go
-        self.previous.on_click(lambda _: go(max(tour.step - 1, 1)))
-        self.next.on_click(lambda _: go(min(tour.step + 1, len(tour.stops))))
-        self.close.on_click(lambda _: go(0))
+        self.previous.on_click(lambda _: tour.previous())
+        self.next.on_click(lambda _: tour.next())
+        self.close.on_click(lambda _: tour.go(0))
         self.card = pn.Column(
             pn.Row(pn.Column(self.title, self.text, self.footer, sizing_mode="stretch_width"),
                    pn.Column(pn.Row(self.previous, self.next), self.close, self.status, width=BUTTONS_PX),
@@ -131,11 +129,10 @@ class TourCard(Viewer):
             self.card.height = heights[1] if self.display.presentation else heights[0]
         card_px = tuple(h + CARD_MARGIN_PX if h else 0 for h in heights)
         stop = self.tour.stop
-        slide_display = self.slides.own if self.slides is not None else None
-        on_tabs = stop is not None and (slide_display is None or not self.tour.ready(stop))
+        on_tabs = stop is not None and (self.slide_display is None or not self.tour.ready(stop))
         targets = [(self.display, card_px if on_tabs else (0, 0))]
-        if slide_display is not None and stop is not None:
-            targets.append((slide_display, card_px))
+        if self.slide_display is not None and stop is not None:
+            targets.append((self.slide_display, card_px))
         for display, px in targets:
             if redraw:
                 display.set_card(px)
