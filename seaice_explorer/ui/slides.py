@@ -9,9 +9,9 @@ slide is visible. While a slide is shown the app's tabs are hidden; closing the 
 on the last stop's settings.
 
 The slides and the tabs are **layers** of one stack (:attr:`Slides.stack`): a CSS grid of one cell
-that holds them all, so it is as tall as its tallest layer. A step switches the layers' visibility
-alone (:func:`layer`): every layer stays laid out and painted, and no element changes size, so the
-browser lays out nothing again. Bokeh's ``visible=False`` would collapse a hidden slide
+that holds them all, so it is as tall as its tallest layer. A step changes the layers' styles alone
+(:func:`layer`: visibility, opacity, stacking): every layer stays laid out and painted, and no
+element changes size, so the browser lays out nothing again. Bokeh's ``visible=False`` would collapse a hidden slide
 (``display: none``) and showing it again would lay out and repaint each of its plots: 0.7-2.6 s a
 step on this machine; so would any change of the stack's height, since Bokeh then lays out every
 layer of it again.
