@@ -81,7 +81,8 @@ class Slides(Viewer):
         self._show()
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None and self.tour.stops:
-            self._first = ticker(self._draw_first, 1000)
+            # once the page has rendered: a slide drawn while it loads can reach it before its models
+            pn.state.onload(lambda: setattr(self, "_first", ticker(self._draw_first, 1000)))
 
     def _draw_first(self) -> None:
         """Draw the first stop once its results are ready (in the background), so opening the tour only shows it."""
