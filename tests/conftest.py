@@ -102,3 +102,32 @@ def _panel_serve(app: Path, flags: Sequence[str] = (), app_args: Sequence[str] =
 def panel_serve():
     """Serve a Panel app for a browser test: ``with panel_serve(app, flags, app_args, startup_s) as url``."""
     return _panel_serve
+
+
+LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
+
+
+def _watch_offline(page) -> tuple[list[str], list[str]]:
+    """Abort and record every request that leaves localhost, and record console and page errors.
+
+    Returns the two lists ``(external, errors)``; the test asserts both are empty at its end."""
+    external: list[str] = []
+    errors: list[str] = []
+
+    def route(r) -> None:
+        if r.request.url.startswith(LOCAL):
+            r.continue_()
+        else:
+            external.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return external, errors
+
+
+@pytest.fixture(scope="session")
+def watch_offline():
+    """For a browser test: ``external, errors = watch_offline(page)`` (outside requests, console errors)."""
+    return _watch_offline

@@ -85,29 +85,16 @@ def _text(locator) -> str:
                   return walk(e); }""")
 
 
-def test_dashboard_end_to_end_offline(server, tmp_path):
+def test_dashboard_end_to_end_offline(server, tmp_path, watch_offline):
     import xarray as xr
     from playwright.sync_api import expect, sync_playwright
-
-    external: list[str] = []
-    errors: list[str] = []
-
-    def route(r):
-        url = r.request.url
-        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-            r.continue_()
-        else:
-            external.append(url)
-            r.abort()
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1500, "height": 950}, accept_downloads=True)
             page = context.new_page()
-            page.route("**/*", route)
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            external, errors = watch_offline(page)
             page.set_default_timeout(120_000)
             expect.set_options(timeout=120_000)  # generation on a 2-core CPU, model loading included
 
@@ -220,3 +207,23 @@ def test_dashboard_end_to_end_offline(server, tmp_path):
             browser.close()
     assert not external, f"requests outside localhost: {external}"
     assert not errors, f"console errors: {errors}"
+
+
+def test_the_offline_watch_catches_outside_requests_and_console_errors(watch_offline):
+    """The check the browser tests rely on: an outside request is aborted and recorded, and so is a
+    console error (no server needed)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            external, errors = watch_offline(page)
+            page.set_content('<img src="https://example.invalid/coast.png"><script>console.error("boom")</script>',
+                             wait_until="load")
+            page.wait_for_timeout(200)
+        finally:
+            browser.close()
+    assert external == ["https://example.invalid/coast.png"]
+    assert any("boom" in e for e in errors), errors

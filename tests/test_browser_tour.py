@@ -101,26 +101,13 @@ def browser():
 
 
 @pytest.fixture()
-def page(browser):
+def page(browser, watch_offline):
     """A 1920 × 1080 page that records outside requests and console errors (checked at the end)."""
     from playwright.sync_api import expect
 
-    external: list[str] = []
-    errors: list[str] = []
-
-    def route(r):
-        url = r.request.url
-        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-            r.continue_()
-        else:
-            external.append(url)
-            r.abort()
-
     context = browser.new_context(viewport=WINDOW, accept_downloads=True)
     page = context.new_page()
-    page.route("**/*", route)
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    external, errors = watch_offline(page)
     page.set_default_timeout(300_000)
     expect.set_options(timeout=300_000)  # generation and the tour's preparation on a loaded 2-core CPU
     yield page
