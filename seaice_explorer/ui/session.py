@@ -32,7 +32,13 @@ from .tour import Bank, Tour
 log = logging.getLogger(__name__)
 
 
-def ticker(callback: Callable[[], object], period_ms: int, count: int | None = None) -> PeriodicCallback:
+def in_server() -> bool:
+    """True inside a served page's session (background callbacks need one); False in a notebook or a test."""
+    doc = pn.state.curdoc
+    return doc is not None and doc.session_context is not None
+
+
+def ticker(callback: Callable[[], object], period_ms: int) -> PeriodicCallback:
     """Run ``callback`` every ``period_ms`` in this session, without flagging the page busy.
 
     ``pn.state.add_periodic_callback`` counts every tick as busy work, and Panel's busy flag drives
@@ -40,7 +46,7 @@ def ticker(callback: Callable[[], object], period_ms: int, count: int | None = N
     per tick and keeps the server's event loop and the browsers from the tour's steps. The
     dashboard's ticks only poll, so they are background callbacks (stopped with their document).
     """
-    cb = PeriodicCallback(callback=callback, period=period_ms, count=count, background=True, log=False)
+    cb = PeriodicCallback(callback=callback, period=period_ms, background=True, log=False)
     cb.start()
     return cb
 

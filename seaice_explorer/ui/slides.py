@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import panel as pn
 import param
+from panel.io.callbacks import PeriodicCallback
 from panel.viewable import Viewable, Viewer
 
 from .denoise_view import DenoiseView
 from .layout import Display
 from .maps_view import MapsView
-from .session import ticker
+from .session import in_server, ticker
 from .state import ExplorerState
 from .tabs import MizView, SmoothingView
 from .tour import DENOISE, MAPS, MIZ, SMOOTHING, Stop, Tour
@@ -76,21 +77,24 @@ class Slides(Viewer):
         layers = [*self.slots.values(), *([self.tabs] if self.tabs is not None else [])]
         #: The slides and the app's tabs, one shown at a time (``main=[card, slides.stack]``).
         self.stack = pn.Column(*layers, sizing_mode="stretch_width", margin=0, stylesheets=[STACK_CSS])
-        self._callbacks: list = []
+        self._polling: PeriodicCallback | None = None
         self.tour.param.watch(self._show, ["shown"])
         self._show()
-        doc = pn.state.curdoc
-        if doc is not None and doc.session_context is not None and self.tour.stops:
-            # once the page has rendered: a slide drawn while it loads can reach it before its models
-            pn.state.onload(lambda: setattr(self, "_first", ticker(self._draw_first, 1000)))
+        if in_server() and self.tour.stops:
+            # the first stop, so opening the tour only shows it; once the page has rendered, since a
+            # slide drawn while it loads can reach it before its models
+            pn.state.onload(lambda: self._draw_ready(self.tour.stops[:1], 1000))
 
-    def _draw_first(self) -> None:
-        """Draw the first stop once its results are ready (in the background), so opening the tour only shows it."""
-        first = self.tour.stops[0]
-        if first.key not in self.views and self.tour.ready(first):
-            self._draw(first)
-        if first.key in self.views or self.tour.bank.done and not self.tour.ready(first):
-            self._first.stop()
+    def _draw_ready(self, stops: list[Stop], period_ms: int) -> None:
+        """Draw the undrawn ``stops`` in the background, one per tick as their results become ready;
+        stop once all are drawn, or the preparation has ended and the rest failed."""
+        def tick() -> None:
+            ready = [s for s in stops if s.key not in self.views and self.tour.ready(s)]
+            if ready:
+                self._draw(ready[0])
+            if all(s.key in self.views for s in stops) or (self.tour.bank.done and not ready):
+                callback.stop()
+        callback = ticker(tick, period_ms)
 
     def _draw(self, stop: Stop) -> Viewable:
         """The stop's slide: its tab's view on the stop's own state (hidden until shown)."""
@@ -115,20 +119,11 @@ class Slides(Viewer):
             self._draw_the_rest()
 
     def _draw_the_rest(self) -> None:
-        """Draw the other prepared stops in the background, one per tick, as they become ready (in a
-        server only); and poll the slides' own generations."""
-        doc = pn.state.curdoc
-        if self._callbacks or doc is None or doc.session_context is None:
-            return
-        self._callbacks = [ticker(self._draw_next, 250), ticker(self._poll, 300)]
-
-    def _draw_next(self) -> None:
-        todo = [s for s in self.tour.stops if s.key not in self.views]
-        ready = [s for s in todo if self.tour.ready(s)]
-        if ready:
-            self._draw(ready[0])
-        if len(todo) == len(ready[:1]) or (self.tour.bank.done and not ready):  # all drawn, or the rest failed
-            self._callbacks[0].stop()
+        """Draw the other prepared stops in the background, and poll the slides' own generations (in a
+        server only; once)."""
+        if self._polling is None and in_server():
+            self._draw_ready(self.tour.stops, 250)
+            self._polling = ticker(self._poll, 300)
 
     def _poll(self) -> None:
         """A slide's own generation (e.g. a replay recorded on it) finishes like the session's."""

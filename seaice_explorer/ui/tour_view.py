@@ -15,7 +15,7 @@ from panel.viewable import Viewer
 from ..evaluation.reports import Report, read_report, report_folder
 from . import story
 from .layout import Display
-from .session import ticker
+from .session import in_server, ticker
 from .tour import OBSERVED_DATASET, Tour, family
 
 #: Text size (px) of the card's sentences, normal and in presentation mode.
@@ -93,8 +93,7 @@ class TourCard(Viewer):
         self.display.param.watch(self._resized, ["main_width", "height", "presentation"])
         tour.state.param.watch(self._refresh, ["results", "trajectory", "reference_data"])
         self._show()
-        doc = pn.state.curdoc
-        if doc is not None and doc.session_context is not None:  # in a server: say when the tour is ready
+        if in_server():  # say when the tour is ready
             self._poll = ticker(self._poll_status, 1000)
 
     def _poll_status(self) -> None:
