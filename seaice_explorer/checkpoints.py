@@ -121,7 +121,8 @@ _DESCRIPTIONS = {
 _CARD_FIELDS = (
     ("training_data", "training data"), ("command", "command"), ("steps", "steps"),
     ("batch_size", "batch size"), ("wall_time_s", "wall time [s]"), ("hardware", "hardware"),
-    ("seed", "seed"), ("parameters", "parameters"), ("vae", "VAE"),
+    ("seed", "seed"), ("parameters", "parameters"), ("vae", "VAE"), ("states_seen", "states seen"),
+    ("warm_restarts", "warm restarts"),
 )
 
 

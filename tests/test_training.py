@@ -215,3 +215,37 @@ def test_resume_from_a_state_kept_outside_the_work_tree(states, tmp_path):
     (fresh / "train_state").symlink_to(kept)
     resumed = train_vae(TINY_VAE, states, fresh, 4, resume=True, checkpoint_every=2, **FAST)
     assert resumed.step == 4 and _equal(_weights(full.out), _weights(resumed.out))
+
+
+def test_resume_without_a_state_is_a_warm_restart_from_the_checkpoint(states, tmp_path):
+    """A checkpoint whose train_state/ was lost (a new machine) resumes from its EMA weights and its
+    training.json: the step, the states seen and the restart carry on; the first step's raw weights
+    start from the checkpoint's EMA weights."""
+    first = train_diffusion(TINY_DM, states, tmp_path / "m", 4, seed=0, checkpoint_every=2, **FAST)
+    record = json.loads((first.out / "training.json").read_text())
+    assert record["step"] == 4 and record["states_seen"] == 8 and record["restarts"] == []
+    ema_before = _weights(first.out)
+    import shutil
+
+    shutil.rmtree(first.out / "train_state")
+    more = train_diffusion(TINY_DM, states, first.out, 6, seed=0, checkpoint_every=2, resume=True,
+                           snapshot_every=2, stop_at=5, **FAST)
+    assert more.step == 5
+    raw = _weights(first.out / "train_state")
+    moved = max(float((raw[k] - ema_before[k]).abs().max()) for k in raw)
+    assert 0 < moved < 0.05  # one small step away from the EMA weights, not a fresh initialisation
+    record = json.loads((first.out / "training.json").read_text())
+    assert record == {"step": 5, "elapsed_s": record["elapsed_s"], "states_seen": 10, "restarts": [4]}
+    resumed = train_diffusion(TINY_DM, states, first.out, 6, seed=0, checkpoint_every=2, resume=True,
+                              snapshot_every=2, **FAST)  # now an ordinary resume: the restart is remembered
+    record = json.loads((first.out / "training.json").read_text())
+    assert resumed.step == 6 and record["states_seen"] == 12 and record["restarts"] == [4]
+    assert (first.out / "train_state" / "snapshots" / "step_000006" / "model.safetensors").is_file()
+    assert "warm restarts" in (first.out / "README.md").read_text()
+
+
+def test_an_unreadable_training_record_is_a_clear_error(states, tmp_path):
+    first = train_diffusion(TINY_DM, states, tmp_path / "m", 2, seed=0, checkpoint_every=2, **FAST)
+    (first.out / "training.json").write_text("{not json")
+    with pytest.raises(Exception, match="training.json"):
+        train_diffusion(TINY_DM, states, first.out, 4, seed=0, resume=True, **FAST)

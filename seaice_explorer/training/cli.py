@@ -63,7 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA: faster after warm-up)")
     parser.add_argument("--workers", type=int, default=2,
                         help="DataLoader worker processes reading a store from `prepare` (0: read in the trainer)")
-    parser.add_argument("--no-channels-last", action="store_true", help="keep the default memory format")
+    parser.add_argument("--channels-last", dest="channels_last", action="store_true", default=None,
+                        help="channels-last memory format (default: on CUDA only; on the CPU it slowed training)")
+    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false", help="keep the default memory format")
+    parser.add_argument("--snapshot-every", type=int, default=0,
+                        help="keep a copy of the checkpoint every k steps in <out>/train_state/snapshots/ (learning curves)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     parser.add_argument("--no-preview", action="store_true",
                         help="no sample.png (its 3 samples of 20 Heun steps are slow on 512² fields)")
@@ -111,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     common = dict(
         batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, ema_decay=args.ema_decay, seed=args.seed,
         device=args.device, resume=args.resume, stop_at=args.stop_at, crop=crop or None,
-        checkpoint_every=args.checkpoint_every, bf16=args.bf16, channels_last=not args.no_channels_last,
+        checkpoint_every=args.checkpoint_every, bf16=args.bf16, channels_last=args.channels_last,
+        snapshot_every=args.snapshot_every,
         progress=not args.no_progress, command=_command_line(), normalisation=args.normalisation,
         preview=not getattr(args, "no_preview", False), compile=args.compile, workers=args.workers,
     )

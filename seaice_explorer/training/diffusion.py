@@ -88,7 +88,7 @@ def train_diffusion(
     cond_full = None
     if cfg.kind == "dm":  # (1 + Cc, H, W): the loss weight (mask) and the U-Net's conditioning D(x, σ, cond=)
         cond_full = torch.cat([td.mask[None], fixed_conditioning(td.mask, cfg.mask_channel, cfg.coord_channels)])
-    fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
+    fmt = opts.memory_format(device)
     shard = current_shard()
 
     def loss_fn(net, x, gen_cpu, gen_dev):

@@ -6,6 +6,13 @@ weights), ``optimizer.safetensors`` (AdamW moments and step counts, one tensor e
 time, running losses). The EMA weights are the checkpoint's own ``model.safetensors``. Resuming
 restores all of them, so a run cut at step k and resumed gives the same weights as an uncut run.
 
+Across machines, where ``train_state/`` is not kept (it is git-ignored), ``--resume`` continues
+from the checkpoint itself: ``<out>/training.json`` (step, wall time, states seen) is written with
+every checkpoint, and a resume that finds it but no ``train_state/`` is a *warm restart*: the raw
+and EMA weights start from the checkpoint's EMA weights, AdamW starts afresh, and the learning rate
+ramps up over ``RESTART_WARMUP`` steps to the value the schedule has at that step. The card records
+each restart.
+
 Under ``torchrun`` (``training.distributed``) every process runs this loop on its rows of each
 global batch, with the model in DDP; all load the same resume state, and process 0 alone writes.
 """
@@ -72,9 +79,10 @@ class TrainOptions:
     bf16: bool = False  # bf16 autocast (CPU or CUDA)
     compile: bool = False  # torch.compile the network
     workers: int = 2  # DataLoader worker processes of a streamed store (0: read in the training process)
-    channels_last: bool = True
+    channels_last: bool | None = None  # None: on CUDA only (on the CPU it slows training, benchmarks/train_speed.py)
     resume: bool = False
     stop_at: int | None = None  # stop after this step, leaving a resumable state (time-boxed runs)
+    snapshot_every: int = 0  # keep a copy of the checkpoint every k steps in train_state/snapshots/ (learning curves)
     progress: bool = True
     preview: bool = True  # write sample.png with the final checkpoint
     command: str | None = None  # exact command line, for the model card
@@ -82,6 +90,11 @@ class TrainOptions:
     @property
     def warmup_steps(self) -> int:
         return self.warmup if self.warmup is not None else min(500, self.steps // 20)
+
+    def memory_format(self, device: torch.device) -> torch.memory_format:
+        """channels-last where asked, or by default on CUDA (on the CPU it made training 16 % slower)."""
+        last = self.channels_last if self.channels_last is not None else device.type == "cuda"
+        return torch.channels_last if last else torch.contiguous_format
 
 
 @dataclass
@@ -123,16 +136,23 @@ def fit(model: nn.Module, loss_fn: LossFn, batches: Batches, config: Config, out
     out = Path(out).absolute()  # a bare name like "dm" would otherwise resolve to the models dir on reload
     shard = current_shard()
     device = local_device(resolve_device(opts.device))
-    fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
-    model = model.to(device=device, memory_format=fmt).train()
+    model = model.to(device=device, memory_format=opts.memory_format(device)).train()
     optimizer = _adamw(model, opts)
     ema = EMA(model, opts.ema_decay)
     gen_cpu = torch.Generator().manual_seed(opts.seed)
     gen_dev = torch.Generator(device=device).manual_seed(opts.seed + 1)
     step, elapsed, history = 0, 0.0, {}
+    progress = _read_progress(out) if opts.resume else None
     if opts.resume and (out / STATE_DIR / "state.json").is_file():
         step, elapsed, history = _load_state(out, config, model, ema, optimizer, gen_cpu, gen_dev)
         log.info("resumed %s at step %d", out, step)
+    elif progress is not None:
+        step, elapsed = _warm_restart(out, config, model, ema, progress)
+        gen_cpu.manual_seed(opts.seed + step)
+        gen_dev.manual_seed(opts.seed + step + 1)
+        progress["restarts"] = [*progress.get("restarts", []), step]
+        log.warning("no resume state in %s: warm restart from its checkpoint at step %d (fresh AdamW, new warm-up)",
+                    out, step)
     elif opts.resume:
         log.info("nothing to resume in %s: starting from step 0", out)
     elif (out / "model.safetensors").exists() and shard.main:
@@ -145,16 +165,29 @@ def fit(model: nn.Module, loss_fn: LossFn, batches: Batches, config: Config, out
     bar = _progress(opts, step, stop) if shard.main else None
     t0 = time.perf_counter() - elapsed
 
+    restart = progress["restarts"][-1] if progress and progress.get("restarts") else 0  # the last warm restart
+    step0, seen0 = (int(progress["step"]), int(progress.get("states_seen", 0))) if progress else (0, 0)
+
+    def record(step: int, elapsed: float) -> dict[str, Any]:
+        return {"step": step, "elapsed_s": round(elapsed, 1), "states_seen": seen0 + (step - step0) * opts.batch_size,
+                "restarts": list((progress or {}).get("restarts", []))}
+
     def checkpoint(step: int) -> None:
         if not shard.main:
             return
         now = time.perf_counter() - t0
-        save_checkpoint(out, ema.module, config, {**card, **_progress_card(step, now, history, opts)})
+        rec = record(step, now)
+        save_checkpoint(out, ema.module, config, {**card, **_progress_card(step, now, history, opts, rec)})
+        _write_json(out / PROGRESS_FILE, rec)
         _save_state(out, step, now, history, model, optimizer, gen_cpu, gen_dev)
+        if opts.snapshot_every and step % opts.snapshot_every == 0:
+            _snapshot(out, step)
 
     try:
         while step < stop:
             lr = lr_at(step, opts.lr, opts.warmup_steps, opts.steps, opts.min_lr_ratio)
+            if restart:  # a short ramp while the fresh AdamW moments settle, then the same schedule
+                lr *= min(1.0, (step - restart + 1) / RESTART_WARMUP)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = next(stream)
@@ -185,7 +218,7 @@ def fit(model: nn.Module, loss_fn: LossFn, batches: Batches, config: Config, out
             bar.close()
     elapsed = time.perf_counter() - t0
     return TrainResult(out, config, step, elapsed, _final_losses(history),
-                       {**card, **_progress_card(step, elapsed, history, opts)})
+                       {**card, **_progress_card(step, elapsed, history, opts, record(step, elapsed))})
 
 
 def _adamw(model: nn.Module, opts: TrainOptions) -> torch.optim.AdamW:
@@ -217,9 +250,16 @@ def _final_losses(history: dict[str, list[float]], last: int = 100) -> dict[str,
     return {k: sum(v[-last:]) / len(v[-last:]) for k, v in history.items() if v}
 
 
-def _progress_card(step: int, elapsed: float, history: dict[str, list[float]], opts: TrainOptions) -> dict[str, Any]:
-
+def _progress_card(step: int, elapsed: float, history: dict[str, list[float]], opts: TrainOptions,
+                   record: dict[str, Any] | None = None) -> dict[str, Any]:
+    extra = {}
+    if record is not None:
+        extra["states_seen"] = record["states_seen"]
+        if record.get("restarts"):
+            extra["warm_restarts"] = ", ".join(f"step {k}" for k in record["restarts"]) + \
+                " (resumed from the checkpoint without its optimiser state)"
     return {
+        **extra,
         "steps": step if step >= opts.steps else f"{step} of {opts.steps} (in progress)",
         "batch_size": opts.batch_size,
         "wall_time_s": round(elapsed, 1),
@@ -233,6 +273,51 @@ def _progress_card(step: int, elapsed: float, history: dict[str, list[float]], o
 def _parallel(opts: TrainOptions) -> str:
     shard = current_shard()
     return (f"; DDP over {shard.world} processes" if shard.world > 1 else "") + ("; torch.compile" if opts.compile else "")
+
+
+# -- progress kept with the checkpoint (training.json) and warm restarts -------------------------
+PROGRESS_FILE = "training.json"
+RESTART_WARMUP = 100  # steps of linear ramp after a warm restart
+
+
+def _read_progress(out: Path) -> dict[str, Any] | None:
+    path = out / PROGRESS_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        int(record["step"]), float(record["elapsed_s"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SeaIceInputError(path, f"unreadable training record ({err})",
+                               "Delete it to train from scratch, or restore it from the repository") from None
+    return record
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(record) + "\n")
+    os.replace(tmp, path)
+
+
+def _warm_restart(out: Path, config: Config, model: nn.Module, ema: EMA, progress: dict[str, Any]) -> tuple[int, float]:
+    """Raw and EMA weights from the checkpoint's EMA weights; the step and wall time from training.json."""
+    saved = config_from_dict(json.loads((out / CONFIG_FILE).read_text()), out / CONFIG_FILE)
+    if _comparable(saved) != _comparable(config):
+        raise SeaIceInputError(out / CONFIG_FILE, "the saved config differs from this run's config",
+                               "Resume with the same config and data, or train into a new --out folder")
+    device = next(model.parameters()).device
+    ema_module, _ = load_checkpoint(out, device=device)
+    model.load_state_dict(ema_module.state_dict())
+    ema.module.load_state_dict(ema_module.state_dict())
+    return int(progress["step"]), float(progress["elapsed_s"])
+
+
+def _snapshot(out: Path, step: int) -> None:
+    """A copy of the checkpoint at ``step`` in train_state/snapshots/ (scored later for a learning curve)."""
+    folder = out / STATE_DIR / "snapshots" / f"step_{step:06d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE):
+        shutil.copy2(out / name, folder / name)
 
 
 # -- resume state (safetensors + JSON, no pickles) ------------------------------------------------

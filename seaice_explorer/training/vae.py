@@ -14,14 +14,14 @@ import xarray as xr
 
 from torch import Tensor, nn
 
-from ..checkpoints import VAEConfig, build_module, load_checkpoint, save_checkpoint
+from ..checkpoints import VAEConfig, build_module, load_checkpoint, resolve_device, save_checkpoint
 from ..diffusion.pipeline import to_physical
 from ..errors import SeaIceInputError
 from ..networks import VAE
 from ..registry import native_bounds
 from ..variables import VARIABLES
 from .data import Fields, Normalisation, TrainingData, dataset_name, denormalise, random_crop
-from .distributed import current_shard
+from .distributed import current_shard, local_device
 from .loops import TrainOptions, TrainResult, fit, seeded_module
 from .report import save_states_png
 from .stream import batches, open_training_data
@@ -58,7 +58,7 @@ def train_vae(
                                f"Use a multiple of {cfg.downsample} up to {td.grid_size}")
     model = seeded_module(lambda: build_module(cfg), opts.seed)
     lower, upper = td.bounds
-    fmt = torch.channels_last if opts.channels_last else torch.contiguous_format
+    fmt = opts.memory_format(local_device(resolve_device(opts.device)))
     shard = current_shard()
 
     def loss_fn(net, x, gen_cpu, gen_dev):  # net(...) is VAE.loss
