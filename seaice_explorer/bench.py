@@ -17,11 +17,13 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from .arguments import non_negative_int, positive_int
 from .bench_flops import flop_report, flop_table
 from .bench_process import whole_process
 from .diffusion.generate import generate
@@ -37,6 +39,11 @@ log = logging.getLogger(__name__)
 
 #: Training throughput is measured for the VAE and for a data-space and a latent denoiser.
 TRAIN_KINDS = ("vae", "data", "latent")
+#: Exit status of ``bench`` when no measurement succeeded (the report still says why each failed).
+NOTHING_MEASURED = 1
+EXIT_STATUS = ("exit status: 0 when at least one measurement succeeded; 1 when nothing was measured (every "
+               "sampling, training and whole-process row failed: the report lists each error); 2 for bad "
+               "arguments or input (counts below 1, an unknown or broken backend), before anything runs")
 
 
 def _peak_rss_mb() -> float:
@@ -125,6 +132,9 @@ def run_bench(n: int = 16, steps: int = 20, sampler: str = "heun", device: str =
     """
     import torch
 
+    check_counts(n=n, steps=steps, train_steps=train_steps, batch_size=batch_size)
+    if process_repeat < 0:
+        raise SeaIceInputError("process_repeat", f"{process_repeat} runs", "Use 0 (off) or more")
     try:
         registry: Registry | None = discover(models_dir)
     except SeaIceInputError as err:
@@ -132,7 +142,10 @@ def run_bench(n: int = 16, steps: int = 20, sampler: str = "heun", device: str =
             raise
         log.warning("%s", err)
         registry = None
-    backends = list(backends or registry.names)  # type: ignore[union-attr]
+    backends = list(backends or registry.require().names)  # type: ignore[union-attr]
+    if registry is not None:
+        for backend in backends:
+            registry.get(backend)  # an unknown or broken backend: a clear error before anything runs
     report: dict[str, Any] = {
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -157,18 +170,43 @@ def run_bench(n: int = 16, steps: int = 20, sampler: str = "heun", device: str =
     return report
 
 
+def check_counts(**counts: int) -> None:
+    """Refuse a count below 1 (samples, steps, ...) with a clear error, before any work."""
+    for name, value in counts.items():
+        if int(value) < 1:
+            raise SeaIceInputError(name, f"{value} is not a count", f"Use an integer >= 1 for {name}")
+
+
+def measured(report: dict[str, Any]) -> int:
+    """How many rows of a :func:`run_bench` report hold a measurement (not an error)."""
+    rows = [*report["sampling"].values(), *report["training"].values()]
+    ok = sum("error" not in row for row in rows)
+    return ok + sum("wall_s" in row for row in report.get("whole_process", {}).get("rows", {}).values())
+
+
+def _failures(report: dict[str, Any]) -> str:
+    errors = [f"{kind} {key}: {row['error']}" for kind in ("sampling", "training")
+              for key, row in report[kind].items() if "error" in row]
+    if not errors:
+        return "there was nothing to measure (no backend, --no-train)"
+    return f"{len(errors)} failed, the first: {errors[0]}"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXIT_STATUS
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--n", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--n", type=positive_int, default=16, help="samples per timing (>= 1, default 16)")
+    parser.add_argument("--steps", type=positive_int, default=20, help="sampler steps (>= 1, default 20)")
     parser.add_argument("--sampler", default="heun", choices=list(SAMPLERS))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", nargs="+", default=["float32", "bf16"], choices=("float32", "bf16"))
     parser.add_argument("--backends", nargs="+", default=None, help="backends to time (default: all in --models)")
-    parser.add_argument("--train-steps", type=int, default=10, help="optimiser steps timed per model kind")
+    parser.add_argument("--train-steps", type=positive_int, default=10,
+                        help="optimiser steps timed per model kind (>= 1, default 10)")
     parser.add_argument("--no-train", action="store_true", help="skip the training throughput")
-    parser.add_argument("--process-repeat", type=int, default=None,
-                        help="runs per whole-process CLI timing (start-up included); default 3 with --json, else 0")
+    parser.add_argument("--process-repeat", type=non_negative_int, default=None,
+                        help="runs per whole-process CLI timing (start-up included; 0: none); "
+                             "default 3 with --json, else 0")
     parser.add_argument("--models", default=None, help="models directory (default: $SEAICE_EXPLORER_MODELS or models/)")
     parser.add_argument("--models-dir", dest="models", help=argparse.SUPPRESS)
     parser.add_argument("--quality", action="store_true",
@@ -215,4 +253,8 @@ def run(args: argparse.Namespace) -> int:
                        backends=args.backends, models_dir=args.models, train=not args.no_train,
                        process_repeat=args.process_repeat if args.process_repeat is not None else 3 * args.json)
     print(json.dumps(report, indent=2) if args.json else _table(report))
+    if not measured(report):
+        print(f"error: nothing was measured: {_failures(report)}. Check --models and --backends; "
+              "the report above lists the error of each row", file=sys.stderr)
+        return NOTHING_MEASURED
     return 0

@@ -9,8 +9,9 @@ matrix products and attention; norms and activations are not counted). The predi
 
     dm FLOPs × NFE / (ldm FLOPs × NFE + one decoder pass),
 
-to set beside the "about 25×" faster latent sampling that Finn et al. 2024 (arXiv 2406.18417,
-Sec. 4) measured at 512². NFE: Heun 2n − 1 for n steps, the other samplers n.
+to set beside the lower cost that latent diffusion targets (Finn et al. 2024, arXiv 2406.18417, abstract;
+the "about 25×" at 512² is from a third-party summary of the paper, not from its abstract). NFE: Heun
+2n − 1 for n steps, the other samplers n.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .checkpoints import build_module
 from .configs import DenoiserConfig, VAEConfig
+from .errors import SeaIceInputError
 from .training.presets import PRESET_GRID_SIZE, PRESETS, preset_hyperparameters
 
 #: the speed-up of latent over data-space sampling Finn et al. 2024 report at 512²
@@ -34,6 +36,8 @@ NETWORKS: tuple[str, ...] = ("dm U-Net", "ldm U-Net", "VAE decoder")
 
 def nfe(sampler: str, steps: int) -> int:
     """Network evaluations of ``steps`` sampler steps: Heun 2n − 1 (Karras et al. 2022, Alg. 1), else n."""
+    if int(steps) < 1:  # 0 steps would give -1 evaluations and ratios that look plausible
+        raise SeaIceInputError("steps", f"{steps} sampler steps", "Use an integer >= 1")
     return 2 * steps - 1 if sampler == "heun" else steps
 
 
@@ -83,6 +87,8 @@ def time_evaluation(config: VAEConfig | DenoiserConfig, repeat: int = 3, device:
         x, sigma = torch.randn(1, config.in_channels, side, side, device=device), torch.ones(1, device=device)
         kwargs = {"cond": torch.zeros(1, config.cond_channels, side, side, device=device)} if config.cond_channels else {}
         call = lambda: net(x, sigma, **kwargs)  # noqa: E731
+    if int(repeat) < 1:
+        raise SeaIceInputError("repeat", f"{repeat} timed evaluations", "Use an integer >= 1")
     times = []
     for _ in range(repeat + 1):
         t0 = time.perf_counter()
@@ -119,6 +125,10 @@ def preset_flops(preset: str, sampler: str = "heun", steps: int = 20, timed: boo
 def flop_report(presets: Sequence[str] | None = None, sampler: str = "heun", steps: int = 20,
                 timed: bool = False) -> dict[str, Any]:
     """:func:`preset_flops` of every preset (default: all), JSON-ready, with the paper's measured ratio."""
+    nfe(sampler, steps)  # refuse steps < 1 before building any network
+    unknown = [p for p in (presets or ()) if p not in PRESETS]
+    if unknown:
+        raise SeaIceInputError("presets", f"unknown preset(s) {unknown}", f"Use some of {', '.join(PRESETS)}")
     return {"settings": {"sampler": sampler, "steps": steps, "batch": 1, "torch": torch.__version__,
                          "counted": "torch.utils.flop_counter.FlopCounterMode on the meta device; "
                                     "FLOPs = 2 x multiply-adds"},
@@ -136,7 +146,7 @@ def flop_table(report: dict[str, Any]) -> str:
             shape = "x".join(map(str, r["input"]))
             lines.append(f"  {name:<12} {net:<12} {shape:<14} {r['params']:>10,} {r['flops'] / 1e9:>10.2f}")
     lines.append(f"predicted dm ÷ ldm sampling cost ({s['sampler']}, {s['steps']} steps; "
-                 f"paper, measured at 512²: about {report['paper_ratio']:g}x)")
+                 f"a third-party summary of the paper gives about {report['paper_ratio']:g}x at 512²)")
     for name, row in report["presets"].items():
         lines.append(f"  {name:<12} {row['grid_size']}², {row['nfe']} NFE: {row['predicted_ratio']}x")
         if "timed_ratio" in row:

@@ -53,7 +53,7 @@ def timed(cmd: Sequence[str], repeat: int, env: dict[str, str] | None = None) ->
 
 def generate_cmd(backend: str, n: int, steps: int, out: Path, models_dir: str | None) -> list[str]:
     cmd = [*CLI, "generate", "--backend", backend, "--n", str(n), "--steps", str(steps), "--out", str(out),
-           "--no-progress"]
+           "--no-progress", "--overwrite"]  # the same file each run: replaced by design
     return cmd + (["--models", models_dir] if models_dir else [])
 
 

@@ -42,9 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[1:])
     try:
         return int(module.run(args) or 0)
-    except SeaIceInputError as err:
+    except SeaIceInputError as err:  # the one boundary: bad input is a message, a traceback is a bug
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the file system refused (full disk, permissions, a path that vanished)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}. Check the path, its permissions and the free space",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

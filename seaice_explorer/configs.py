@@ -5,7 +5,8 @@ Config travels with the weights (as in huggingface/diffusers' ``config.json``): 
 A denoiser config also says what the model *is* for the registry (:mod:`seaice_explorer.registry`):
 the dataset it was trained on, its label and colour; a VAE config says its decoder and owns the
 latent scaling (per-channel mean and std of the posterior means, as diffusers' ``scaling_factor``).
-Finn et al. 2024 (arXiv 2406.18417), Sec. 2-3.
+Every size is bounded (the ``MAX_*`` constants) and checked on construction, before any network is
+built; an ldm's ``vae`` names a folder inside the models folder. Finn et al. 2024 (arXiv 2406.18417).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union
 
 from .errors import SeaIceInputError
@@ -26,12 +27,53 @@ from .variables import STATE_VARIABLES, VARIABLES
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 MODELS_ENV = "SEAICE_EXPLORER_MODELS"
 CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "model.safetensors", "README.md"
+#: The model's data-space grid (coordinates, land mask, cell areas), written by training when the data is
+#: not a known dataset, so that a model trained on files anywhere samples from its own folder alone.
+GRID_FILE = "grid.nc"
 FORMAT_VERSION = 1
 #: The dataset name of the bundled synthetic neXtSIM-like reference (``open_reference("default")``).
 DEFAULT_DATASET = "default"
 
+#: The data sets ``open_reference`` knows by name (``seaice_explorer.data.readers.DATASETS``); those in
+#: SPLIT_DATASETS also take a split, ``osisaf:2019``. Any other ``dataset`` is a path inside the models folder.
+DATASET_NAMES: tuple[str, ...] = (DEFAULT_DATASET, "osisaf")
+SPLIT_DATASETS: tuple[str, ...] = ("osisaf",)
+
+# Bounds on a config, checked before any network is built (issue 24): generous for the paper's 512²
+# preset (grid 512, latent 16×64×64, 7 U-Net levels, 32 channels) and every shipped model, small
+# enough that no config hangs or asks for absurd memory.
+#: Cells per side: a 1024² data-space U-Net at 32 channels holds 4 GB per feature map at 32 samples a
+#: chunk; 2048² ran out of memory after 49 s (issue 24). The paper's fields are 512².
+MAX_GRID_SIZE = 1024
+#: Smallest grid or latent side (the tiny test models use 16², latents 4²).
+MIN_GRID_SIZE = 4
+#: Channels at full resolution; the presets use 32.
+MAX_BASE_CHANNELS = 256
+#: Widest level (base_channels × channel_mult): a 512-wide 3×3 convolution holds 2.4 M weights.
+MAX_WIDTH = 512
+#: Elements of one full-resolution feature map, base_channels × size² (2**25: 128 MB in float32 per
+#: sample); the paper's 512² at 32 channels is 2**23.
+MAX_FEATURE_MAP = 2**25
+MAX_LATENT_CHANNELS = 64  # the paper: 16
+MAX_LEVELS = 8  # U-Net levels (len(channel_mults)); the paper's 512² data-space U-Net has 7
+MAX_CHANNEL_MULT = 8
+MAX_RES_BLOCKS = 4  # per level; EDM's largest networks use 4
+MAX_DOWNSAMPLE = 32  # VAE factor f; the paper: 8
+MAX_ATTN_HEADS = 16
+#: Largest side of a level with self-attention (32² = 1024 tokens; the presets attend at 8²).
+MAX_ATTN_SIZE = 32
+_GRID_WHY = " (larger grids run out of memory; the paper's fields are 512²)"
+
 _TABLE_MEAN = tuple(VARIABLES[n].mean for n in STATE_VARIABLES)
 _TABLE_STD = tuple(VARIABLES[n].std for n in STATE_VARIABLES)
+
+
+def is_named_dataset(dataset: object) -> bool:
+    """True for a data set ``open_reference`` knows by name: ``default``, ``osisaf``, ``osisaf:SPLIT``."""
+    if not isinstance(dataset, str):
+        return False
+    name, colon, _ = dataset.strip().lower().partition(":")
+    return name in DATASET_NAMES and (not colon or name in SPLIT_DATASETS)
 
 
 def problem(source: object, problem: str, fix: str = "Fix the value or retrain the model") -> SeaIceInputError:
@@ -80,6 +122,58 @@ def _check_common(cfg: Any) -> None:
         raise problem(None, f"checkpoint format {cfg.format_version} is not {FORMAT_VERSION}", "Retrain or upgrade seaice-explorer")
 
 
+def _check_int(name: str, value: object, low: int, high: int, why: str = "") -> None:
+    """``value`` is a whole number in ``low..high``, else an error naming the limit (and ``why``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise problem(None, f"{name} must be a whole number in {low}..{high}{why}, got {value!r}",
+                      f"Set {name} within {low}..{high} in config.json (the limits are in seaice_explorer/configs.py)")
+
+
+def _check_float(name: str, value: object, low: float = -math.inf, high: float = math.inf) -> None:
+    """``value`` is a finite number in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise problem(None, f"{name} must be a finite number in [{low:g}, {high:g}], got {value!r}")
+
+
+def _check_ints(name: str, values: object, low: int, high: int, max_len: int) -> tuple[int, ...]:
+    """A tuple of 1..``max_len`` whole numbers, each in ``low..high``."""
+    if not isinstance(values, tuple) or not 1 <= len(values) <= max_len:
+        raise problem(None, f"{name} must be a list of 1..{max_len} whole numbers, got {values!r}",
+                      f"Use at most {max_len} levels (the limits are in seaice_explorer/configs.py)")
+    for value in values:
+        _check_int(f"each of {name}", value, low, high)
+    return values
+
+
+def _check_network(cfg: Any, size: int, mults: tuple[int, ...]) -> None:
+    """Width, depth and feature-map size of a VAE or U-Net of ``size``² inputs, before anything is built."""
+    _check_int("base_channels", cfg.base_channels, 1, MAX_BASE_CHANNELS)
+    _check_int("num_res_blocks", cfg.num_res_blocks, 1, MAX_RES_BLOCKS)
+    _check_ints("channel_mults", mults, 1, MAX_CHANNEL_MULT, MAX_LEVELS)
+    widths = [cfg.base_channels * m for m in mults]
+    if max(widths) > MAX_WIDTH:
+        raise problem(None, f"base_channels × channel_mults gives widths {widths}, above {MAX_WIDTH} channels",
+                      f"Keep base_channels × each channel_mult within {MAX_WIDTH}")
+    biggest = max(w * (size >> level) ** 2 for level, w in enumerate(widths))
+    if biggest > MAX_FEATURE_MAP:
+        raise problem(None, f"a {size}² input at widths {widths} makes feature maps of {biggest} elements, above "
+                            f"{MAX_FEATURE_MAP} (128 MB a sample in float32)",
+                      "Use fewer channels at full resolution or a smaller grid")
+
+
+def check_inside(name: str, value: object, example: str) -> str:
+    """A path relative to the models folder that cannot leave it: not absolute, no ``..`` component."""
+    text = value if isinstance(value, str) else ""
+    parts = text.replace("\\", "/").split("/")
+    if not text.strip() or PurePosixPath(text).is_absolute() or Path(text).is_absolute() or ".." in parts \
+            or text.startswith("~"):
+        raise problem(None, f"{name} {value!r} must name something inside the models folder (a relative path "
+                            "without '..')",
+                      f"Put it inside the models folder and set {name} to its path there, e.g. {example!r}")
+    return text
+
+
 def _check_scaling(cfg: Any, channels: int | None) -> None:
     """Latent scaling: both or neither of latent_mean / latent_std, one finite number per channel, std > 0."""
     mean, std = cfg.latent_mean, cfg.latent_std
@@ -95,7 +189,7 @@ def _check_scaling(cfg: Any, channels: int | None) -> None:
 
 @dataclass(frozen=True)
 class VAEConfig(_ConfigMixin):
-    """VAE of the latent backends (Finn et al. 2024, Sec. 2.2): f=4 -> 8×32×32 at 128², f=8 -> 16×64×64 at 512²."""
+    """VAE of the latent backends (Finn et al. 2024): f=4 -> 8×32×32 at 128², f=8 -> 16×64×64 at 512²."""
 
     kind: Literal["vae"] = "vae"
     decoder: Literal["gaussian", "censored"] = "gaussian"
@@ -123,9 +217,18 @@ class VAEConfig(_ConfigMixin):
         if self.decoder not in ("gaussian", "censored"):
             raise problem(None, f"decoder must be 'gaussian' or 'censored', got {self.decoder!r}")
         _check_common(self)
+        _check_int("grid_size", self.grid_size, MIN_GRID_SIZE, MAX_GRID_SIZE, _GRID_WHY)
+        _check_int("downsample", self.downsample, 1, MAX_DOWNSAMPLE)
         f = self.downsample
-        if f < 1 or f & (f - 1) or self.grid_size % f:
+        if f & (f - 1) or self.grid_size % f:
             raise problem(None, f"downsample {f} must be a power of two dividing grid_size {self.grid_size}")
+        _check_int("latent_channels", self.latent_channels, 1, MAX_LATENT_CHANNELS)
+        levels = f.bit_length()  # log2(f) + 1: the input level and one per factor 2
+        mults = self.channel_mults if self.channel_mults is not None else (1,) + (2,) * (levels - 1)
+        _check_network(self, self.grid_size, mults)
+        if len(mults) != levels:
+            raise problem(None, f"downsample {f} needs {levels} channel_mults, got {mults}")
+        _check_float("beta", self.beta, 0.0)
         _check_scaling(self, self.latent_channels)
 
     @property
@@ -179,20 +282,47 @@ class DenoiserConfig(_ConfigMixin):
         if self.kind not in ("dm", "ldm"):
             raise problem(None, f"denoiser kind must be 'dm' or 'ldm', got {self.kind!r}")
         _check_common(self)
-        if not 0 < self.sigma_min < self.sigma_max or self.sigma_data <= 0:
-            raise problem(None, f"need 0 < sigma_min < sigma_max and sigma_data > 0, got "
-                                 f"{self.sigma_min}, {self.sigma_max}, {self.sigma_data}")
-        if any(not 0 <= lv < len(self.channel_mults) for lv in self.attn_levels):
-            raise problem(None, f"attn_levels {self.attn_levels} outside 0..{len(self.channel_mults) - 1}")
+        for name in ("sigma_data", "sigma_min", "sigma_max", "p_mean", "p_std"):
+            _check_float(name, getattr(self, name))
+        if not 0 < self.sigma_min < self.sigma_max or self.sigma_data <= 0 or self.p_std <= 0:
+            raise problem(None, f"need 0 < sigma_min < sigma_max, sigma_data > 0 and p_std > 0, got "
+                                 f"{self.sigma_min}, {self.sigma_max}, {self.sigma_data}, {self.p_std}")
+        _check_float("dropout", self.dropout, 0.0, 0.99)
+        _check_int("grid_size", self.grid_size, MIN_GRID_SIZE, MAX_GRID_SIZE, _GRID_WHY)
         if self.kind == "ldm":
             if not self.vae or not self.latent_channels or not self.latent_size:
                 raise problem(None, "an ldm config needs vae, latent_channels and latent_size")
+            _check_int("latent_channels", self.latent_channels, 1, MAX_LATENT_CHANNELS)
+            _check_int("latent_size", self.latent_size, MIN_GRID_SIZE, MAX_GRID_SIZE, _GRID_WHY)
             _check_scaling(self, self.latent_channels)
+        if self.vae is not None:
+            check_inside("vae", self.vae, "vae-gaussian")
         if self.colour and not (len(self.colour) == 7 and self.colour.startswith("#")):
             raise problem(None, f"colour must look like '#1b9e77', got {self.colour!r}")
         size = self.spatial_size
+        _check_network(self, size, self.channel_mults)
+        if self.base_channels % 2:
+            raise problem(None, f"base_channels must be even (the noise embedding), got {self.base_channels}")
         if size % 2 ** (len(self.channel_mults) - 1):
             raise problem(None, f"size {size} is not divisible by 2**{len(self.channel_mults) - 1}")
+        self._check_attention(size)
+
+    def _check_attention(self, size: int) -> None:
+        """Attention levels inside the U-Net, heads that split the width, no attention on large grids."""
+        levels = self.attn_levels
+        if not isinstance(levels, tuple) or len(set(levels)) != len(levels):
+            raise problem(None, f"attn_levels must be a list of distinct levels, got {levels!r}")
+        for lv in levels:
+            _check_int("each of attn_levels", lv, 0, len(self.channel_mults) - 1)
+        _check_int("attn_heads", self.attn_heads, 1, MAX_ATTN_HEADS)
+        for lv in levels:
+            width, side = self.base_channels * self.channel_mults[lv], size >> lv
+            if side > MAX_ATTN_SIZE:
+                raise problem(None, f"self-attention at level {lv} would run on {side}² cells, above "
+                                     f"{MAX_ATTN_SIZE}² ({MAX_ATTN_SIZE ** 2} tokens)",
+                              "Put attention on a lower level (the presets attend at 8²)")
+            if width % self.attn_heads:
+                raise problem(None, f"{width} channels at level {lv} do not split into {self.attn_heads} heads")
 
     @property
     def in_channels(self) -> int:

@@ -211,7 +211,12 @@ def nextsim_grid(path: str | PathLike) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise SeaIceInputError(path, "file not found", "Check the path; it must point to a neXtSIM grid/auxiliary NetCDF")
-    with xr.open_dataset(path) as src:
+    try:
+        src_ds = xr.open_dataset(path)
+    except (OSError, ValueError) as err:
+        raise SeaIceInputError(path, f"not a readable NetCDF grid file ({type(err).__name__})",
+                               "Pass the neXtSIM grid file with latitude, longitude and mask, e.g. ds_auxiliary.nc") from None
+    with src_ds as src:
         names = {"lat": ("latitude", "lat", "nav_lat"), "lon": ("longitude", "lon", "nav_lon"), "mask": ("mask", "tmaskutil", "tmask")}
         found = {}
         for key, options in names.items():

@@ -1,6 +1,6 @@
 """The one table of per-variable metadata: names, units, bounds, normalisation, colours.
 
-Bounds are data (Finn et al. 2024, Sec. 2.2): the censored decoder, clipping, the map
+Bounds are data (Finn et al. 2024): the censored decoder, clipping, the map
 colour limits and the axis labels all read this table and nothing else.
 """
 

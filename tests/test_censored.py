@@ -1,4 +1,4 @@
-"""The censored Gaussian (Finn et al. 2024, Sec. 2.2) against scipy.stats.norm as the oracle."""
+"""The censored Gaussian (Finn et al. 2024) against scipy.stats.norm as the oracle."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ them through the registry.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,18 @@ from seaice_explorer.evaluation.compare import ReferenceSummary, score_set
 from seaice_explorer.evaluation import evaluate
 from seaice_explorer.evaluation.evaluate import plan_settings, project, sample_path
 from seaice_explorer.evaluation.findings import assess
+from seaice_explorer.evaluation.rules import EQUIVALENCE_MARGIN, FindingPart
+from seaice_explorer.evaluation.verdicts import CLAIMS, finding_verdict
 from seaice_explorer.registry import discover
 from seaice_explorer.stats import Distribution, energy_distance, state, wasserstein1
 from seaice_explorer.variables import STATE_VARIABLES, VARIABLES
 
 SIZE, N, STEPS = 16, 4, 2  # SIZE: the grid of conftest's tiny_models
+#: Table columns that carry a 90 % interval (``_lo``, ``_hi``).
+SCORES_WITH_INTERVALS = ("extent_mean_1e6km2", "extent_w1_1e6km2", "miz_area_mean_1e6km2", "miz_area_w1_1e6km2",
+                         "miz_freq_rmse", "mean_rmse_norm", "std_rmse_norm", "energy_norm", "violations_pct",
+                         "sic_at_bounds_pct", "sic_spec_ratio_small", "sit_mean_rmse", "sic_energy", "sid_violation_pct")
+PART_KEYS = ["finding", "part", "verdict", "effect", "ci_low", "ci_high", "null", "margin", "n", "backends"]
 BOUNDS = ["raw", "clamp", "draw"]
 ORDER = ["dm", "ldm-censored", "ldm-gaussian"]
 KIND = {"dm": ("data", "none"), "ldm-censored": ("latent", "censored"), "ldm-gaussian": ("latent", "gaussian")}
@@ -68,7 +76,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, tiny_models: Path) -> dict:
 
 def _argv(root: Path, out: Path, *extra: str) -> list[str]:
     return ["evaluate", "--n", str(N), "--steps", str(STEPS), "--reference", str(root / "ref.nc"), "--out", str(out),
-            "--models", str(root / "models"), "--device", "cpu", *extra]
+            "--models", str(root / "models"), "--device", "cpu", "--replicates", "300", "--draws", "50", *extra]
 
 
 def test_outputs_exist_and_parse(setup: dict) -> None:
@@ -76,7 +84,7 @@ def test_outputs_exist_and_parse(setup: dict) -> None:
     assert setup["rc"] == 0 and len(VALID) == 8
     table = pd.read_csv(out / "table.csv")
     assert list(zip(table.backend, table.bounds))[:len(VALID)] == VALID  # invalid combos skipped, not errored
-    assert list(table.backend[len(VALID):]) == ["reference-subsample", "reference"]
+    assert list(table.backend[len(VALID):]) == ["reference-split-floor", "reference"]
     assert list(table.columns[:5]) == ["backend", "bounds", "label", "kind", "decoder"]
     for _, row in table.iloc[:len(VALID)].iterrows():
         assert (row.kind, row.decoder) == KIND[row.backend] and row.label == setup["labels"][row.backend]
@@ -89,8 +97,14 @@ def test_outputs_exist_and_parse(setup: dict) -> None:
     gen = table.iloc[:len(VALID)]
     assert np.isfinite(gen[["extent_w1_1e6km2", "miz_freq_rmse", "energy_norm", "time_per_sample_s"]].values).all()
     assert (gen.time_per_sample_s > 0).all()
+    for col in SCORES_WITH_INTERVALS:  # each score is followed by its interval
+        i = list(table.columns).index(col)
+        assert list(table.columns[i + 1:i + 3]) == [f"{col}_lo", f"{col}_hi"], col
+    assert "n_lo" not in table.columns and "time_per_sample_s_lo" not in table.columns
     md = (out / "table.md").read_text()
     assert all(f"| {b}/{s} |" in md for b, s in VALID) and "dm/draw" not in md
+    row = gen.iloc[0]
+    assert f"{row.extent_w1_1e6km2:.3f} [{row.extent_w1_1e6km2_lo:.3f}, {row.extent_w1_1e6km2_hi:.3f}]" in md
     readme = (out / "README.md").read_text()
     assert f"seaice-explorer evaluate --backends {' '.join(setup['names'])} --n 4 --steps 2" in readme
     skipped = readme.split("skipped invalid combinations:")[1]
@@ -161,7 +175,7 @@ def test_generate_called_once_per_raw_sample_and_cache_reused(setup: dict, tmp_p
     again = pd.read_csv(tmp_path / "again" / "table.csv").set_index(["backend", "bounds"])
     first = pd.read_csv(setup["out"] / "table.csv").set_index(["backend", "bounds"])
     assert again.loc[("ldm-gaussian", "clamp"), "miz_freq_rmse"] == first.loc[("ldm-gaussian", "clamp"), "miz_freq_rmse"]
-    assert main(args + ["--no-cache"]) == 0
+    assert main(args + ["--no-cache", "--overwrite"]) == 0  # its own report: replaced only when asked
     assert counter.calls == [("ldm-gaussian", "raw")]
 
 
@@ -330,11 +344,35 @@ def test_findings_use_kind_and_decoder_not_names() -> None:
     assert "tobit/clamp vs my-vae/raw" in assess(renamed)[2].evidence
 
 
-def test_readme_states_the_verdicts_of_its_table(setup: dict) -> None:
+def test_intervals_are_ordered_and_the_floor_is_out_of_sample(setup: dict) -> None:
     table = pd.read_csv(setup["out"] / "table.csv")
+    backends = table.iloc[:len(setup["valid"])]
+    for col in SCORES_WITH_INTERVALS:
+        lo, hi = backends[f"{col}_lo"].to_numpy(), backends[f"{col}_hi"].to_numpy()
+        assert np.isfinite(lo).all() and (lo <= hi + 1e-12).all(), col
+    clamp = backends[backends.bounds == "clamp"]
+    assert (clamp[["violations_pct", "violations_pct_lo", "violations_pct_hi"]].to_numpy() == 0).all()
+    floor = table[table.backend == "reference-split-floor"].iloc[0]
+    assert floor.n == N and floor.kind == "reference" and "median of 50 draws" in floor.label
+    for col in SCORES_WITH_INTERVALS[:8]:
+        assert floor[f"{col}_lo"] <= floor[col] <= floor[f"{col}_hi"], col  # median within its 5-95 % range
+    assert floor.extent_w1_1e6km2_lo >= 0 and floor.time_per_sample_s != floor.time_per_sample_s  # NaN: no samples
+
+
+def test_readme_and_findings_json_state_the_same_verdicts(setup: dict) -> None:
+    parts = json.loads((setup["out"] / "findings.json").read_text())
     readme = (setup["out"] / "README.md").read_text()
-    for finding in assess(table):
-        assert f"{finding.number}. **{finding.claim}: {finding.verdict}.**" in readme
+    assert isinstance(parts, list) and parts and all(list(p) == PART_KEYS for p in parts)
+    assert {p["finding"] for p in parts} == {1, 2, 3}
+    assert all(p["verdict"] in ("reproduced", "refuted", "not resolved") and p["n"] == N for p in parts)
+    assert all(p["margin"] == EQUIVALENCE_MARGIN for p in parts if p["finding"] == 1)
+    assert all(p["margin"] is None and p["null"] in (0.0, 1.0) for p in parts if p["finding"] > 1)
+    for number, claim in CLAIMS.items():
+        mine = [FindingPart(**{**p, "backends": tuple(p["backends"])}) for p in parts if p["finding"] == number]
+        assert f"{number}. **{claim}: {finding_verdict(mine)}.**" in readme
+        assert all(f"   - {p.part}: {p.verdict} at n = {N}" in readme for p in mine)
+    assert "[1/1.25, 1.25]" in readme and "95 % interval" in readme and "1.5 × the baseline" in readme
+    assert "Sec." not in readme and "arXiv 2406.18417" in readme
 
 
 @pytest.mark.slow
@@ -386,7 +424,82 @@ def test_baseline_row_scores_another_period_like_a_backend(tiny_models, tmp_path
     table = pd.read_csv(out / "table.csv")
     row = table[table["backend"] == f"baseline {other}"].iloc[0]
     assert row["n"] == 4 and row["kind"] == "baseline" and np.isfinite(row["extent_w1_1e6km2"])
+    assert row["extent_w1_1e6km2_lo"] <= row["extent_w1_1e6km2"] <= row["extent_w1_1e6km2_hi"]  # median, 5-95 %
     assert {"sic_at_0_pct", "sic_at_1_pct"} <= set(table.columns)
     ref_row = table[table["backend"] == "reference"].iloc[0]
     assert ref_row["sic_at_0_pct"] + ref_row["sic_at_1_pct"] == pytest.approx(ref_row["sic_at_bounds_pct"])
     assert f"--baseline {other}" in (out / "README.md").read_text()
+
+
+# --------------------------------------------------------------------------- the library function, planted sets
+def test_evaluate_is_a_library_function_judging_planted_sets(tiny_models: Path, tmp_path: Path) -> None:
+    """``evaluate()`` from Python with a ``generate_fn`` that returns prepared sets (test_verdicts.planted):
+    the data-space "backend" like the reference, the Gaussian-decoder one blurred with smooth noise beyond
+    the bounds, the censored one like the reference. Finding 3 is reproduced, the Gaussian backend smooths
+    sic (finding 2), and the report's objects are those of findings.json."""
+    from test_verdicts import N as PLANTED_N
+    from test_verdicts import TRUTH_RADIUS, planted, toy_grid, toy_states
+
+    grid = toy_grid()
+    ref = toy_states(grid, 2 * PLANTED_N, 1, dim="time", radius=TRUTH_RADIUS)
+    ref = ref.assign_coords(time=np.arange(ref.sizes["time"]).astype("datetime64[D]"))
+    for v in ref.data_vars:
+        ref[v].attrs = VARIABLES[v].cf_attrs()
+    ref.to_netcdf(tmp_path / "ref.nc")
+    sets = planted(grid)
+    by_decoder = {"none": sets["sharp"], "gaussian": sets["bad"], "censored": sets["good"]}
+    registry = discover(tiny_models)
+
+    def prepared(backend: str, *, n: int, bounds: str, **_: object) -> xr.Dataset:
+        assert bounds == "raw"  # clamp is projected from the raw set
+        return by_decoder[registry.get(backend).decoder].isel(sample=slice(0, n)).assign_attrs(backend=backend,
+                                                                                               bounds=bounds)
+
+    report = evaluate.evaluate(None, tmp_path / "ref.nc", out=tmp_path / "report", n=PLANTED_N, models_dir=tiny_models,
+                               replicates=300, draws=50, generate_fn=prepared)
+    assert isinstance(report, evaluate.EvaluationReport) and report.folder == tmp_path / "report"
+    assert all(p.is_file() for p in report.files) and {p.name for p in report.files} >= {
+        "table.csv", "table.md", "findings.json", "README.md", "maps.nc", *PNGS}
+    assert json.loads((report.folder / "findings.json").read_text()) == [p.to_dict() for p in report.findings]
+    assert report.verdicts.verdict(3) == "reproduced", [j.text for j in report.verdicts.of(3)]
+    sic = [j.part.verdict for j in report.verdicts.of(2) if j.part.part.startswith("sic ")
+           and j.part.backends == ("ldm-gaussian", "dm")]
+    assert sic == ["reproduced"]
+    table = report.table.set_index(["backend", "bounds"])
+    for col in ("extent_w1_1e6km2", "miz_area_w1_1e6km2", "miz_freq_rmse", "sic_mean_rmse", "sic_violation_pct"):
+        row = table.loc[("ldm-gaussian", "raw")]  # a clearly wrong set: the interval brackets its score
+        assert row[f"{col}_lo"] <= row[col] <= row[f"{col}_hi"], col
+    assert table.loc[("reference", "all states"), "n"] == 2 * PLANTED_N
+
+
+# --------------------------------------------------------------------------- OSI SAF daily files as the reference
+@pytest.mark.slow
+def test_osisaf_daily_files_are_put_on_the_models_grid(shared_data: Path, tiny_models: Path, tmp_path: Path) -> None:
+    """One year of OSI SAF daily fields (a glob) as ``--reference``: averaged onto the models' grid by the
+    bundled dataset's regridding; at 128² it equals the bundled ``osisaf:validation`` (2019) to within its
+    int16 packing (5e-5), and ``evaluate`` scores the tiny models (16²) against the 365 days."""
+    from seaice_explorer.data import open_reference
+    from seaice_explorer.data.readers import osisaf_dataset_path
+
+    pattern = str(shared_data / "osisaf_daily" / "osisaf_nh_ice_conc_daily_2019*.nc")
+    models = {e.grid_size: e for e in discover(tiny_models).entries.values()}
+    if osisaf_dataset_path().is_file():
+        big = evaluate.open_on_grid(pattern, [_at_size(models[SIZE], 128)])
+        bundled = open_reference("osisaf:validation").load()
+        assert (big.mask.values == bundled.mask.values).all() and np.array_equal(big.time, bundled.time)
+        np.testing.assert_allclose(big.sic.values, bundled.sic.values, atol=5.01e-5)
+    out = tmp_path / "report"
+    assert main(["evaluate", "--models", str(tiny_models), "--backends", "ldm-censored", "--reference", pattern,
+                 "--bounds", "raw", "--n", "4", "--steps", "2", "--device", "cpu", "--replicates", "100",
+                 "--draws", "20", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "table.csv").set_index("backend")
+    assert table.loc["reference", "n"] == 365 and np.isfinite(table.loc["ldm-censored", "extent_w1_1e6km2"])
+    readme = (out / "README.md").read_text()
+    assert "365 states, EASE2-North LAEA 16x16" in readme and "OSI SAF" in readme
+
+
+def _at_size(entry, size: int):
+    """The entry with its config's grid size replaced (its grid only matters to the regridding here)."""
+    from dataclasses import replace
+
+    return replace(entry, config=replace(entry.config, grid_size=size))

@@ -20,11 +20,11 @@ TINY = {"base_channels": 8, "latent_channels": 4, "downsample": 4}
 
 @pytest.fixture(scope="module")
 def own(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(models folder with one latent backend 'ldm-mine', its training data file)."""
-    tmp = tmp_path_factory.mktemp("own")
-    data = tmp / "my_states.nc"
+    """(models folder with one latent backend 'ldm-mine', its training data file inside that folder)."""
+    root = tmp_path_factory.mktemp("own") / "mymodels"
+    root.mkdir()
+    data = root / "my_states.nc"  # model folders are self-contained: the data lies inside the models folder
     synthetic_states().to_netcdf(data)
-    root = tmp / "mymodels"
     train_vae({**TINY, "decoder": "censored"}, str(data), root / "vae-mine", 2, **FAST)
     train_diffusion({"kind": "ldm", "base_channels": 8, "attn_levels": [2], "label": "mine · tiny latent model",
                      "colour": "#e7298a", "selected": True}, str(data), root / "ldm-mine", 2,
@@ -37,7 +37,7 @@ def test_registry_finds_it_with_its_dataset(own: tuple[Path, Path]) -> None:
     reg = discover(root)
     entry = reg.get("ldm-mine")
     assert reg.names == ["ldm-mine"] and entry.decoder == "censored" and entry.kind == "latent"
-    assert entry.dataset == str(data.resolve()) and entry.label == "mine · tiny latent model"
+    assert entry.dataset == "my_states.nc" and entry.label == "mine · tiny latent model"  # relative to root
     assert reg.default_selection(entry.dataset) == ["ldm-mine"]
 
 
@@ -73,7 +73,8 @@ def test_app_offers_it(own: tuple[Path, Path]) -> None:
     root, data = own
     state = ExplorerState(discover(root), auto_regenerate=False)
     assert state.param.backends.objects == ["ldm-mine"] and state.backends == ["ldm-mine"]
-    assert state.dataset == str(data.resolve()) and state.reference == state.dataset
+    assert state.dataset == "my_states.nc" and state.reference == state.dataset
+    assert state.sources[state.dataset] == str(data.resolve())  # opened inside the models folder
     assert state.bounds_modes() == {"raw": None, "clamp": None, "draw": None}
 
 
@@ -82,3 +83,24 @@ def test_ui_sampler_names_match_the_samplers() -> None:
     from seaice_explorer.ui.state import SAMPLERS as UI_SAMPLERS
 
     assert set(UI_SAMPLERS) == set(SAMPLERS)
+
+
+def test_a_model_trained_on_data_outside_its_folder_samples_from_its_folder_alone(tmp_path: Path) -> None:
+    """The grid travels with the weights (grid.nc): the data may lie anywhere, or be gone; the
+    recorded dataset is then a label the registry never opens."""
+    data = tmp_path / "elsewhere" / "states.nc"
+    data.parent.mkdir()
+    synthetic_states(size=16, n=6, seed=4).to_netcdf(data)
+    root = tmp_path / "models"
+    train_diffusion({"kind": "dm", "base_channels": 8, "channel_mults": [1, 2]}, str(data), root / "dm-far", 2, **FAST)
+    assert (root / "dm-far" / "grid.nc").is_file()
+    data.unlink()  # the training data are gone: sampling needs nothing outside the models folder
+    reg = discover(root)
+    assert reg.names == ["dm-far"] and not reg.broken and reg.dataset_source(reg.get("dm-far").dataset) is None
+    out = tmp_path / "s.nc"
+    assert main(["generate", "--models", str(root), "--backend", "dm-far", "--n", "1", "--steps", "1",
+                 "--device", "cpu", "--out", str(out), "--no-progress"]) == 0
+    with xr.open_dataset(out) as ds, xr.open_dataset(root / "dm-far" / "grid.nc") as grid:
+        assert ds.sic.shape == (1, 16, 16) and (ds["mask"].values == grid["mask"].values).all()
+    (root / "dm-far" / "grid.nc").unlink()  # without its grid, an outside dataset is refused as before
+    assert "dm-far" in discover(root).broken

@@ -1,4 +1,4 @@
-"""The paper's 512² configuration (Finn et al. 2024, Sec. 3): the ``paper-512`` preset's shapes, the
+"""The paper's 512² configuration (Finn et al. 2024): the ``paper-512`` preset's shapes, the
 FLOP counter of ``bench --flops``, and (slow) the whole chain on synthetic CREG025 Moorings files:
 moorings -> prepare -> train vae/ldm/dm -> generate -> stats -> the app."""
 
@@ -180,7 +180,11 @@ def test_paper_512_end_to_end(shared_data, tmp_path, capsys):
         state = app.create_state(app.parse_args(argv))
         state.executor, state.auto_regenerate = None, False  # generate inline, as without a server
         assert state.backends == ["ldm-censored"] and name in state.param.reference.objects
-        state.param.update(n=1, steps=2, reference=name)
+        # the models' dataset is the store's path, a label never opened (their grid is in grid.nc), so
+        # the server's --reference is the family's reference from the start
+        assert state.reference == name and (models / "ldm-censored" / "grid.nc").is_file()
+        state.param.update(n=1, steps=2)
+        assert state.load_reference(), state.message
         assert state.reference_data.n_states == 2
         assert state.generate() is not None and not state.running
         assert set(state.results) == {"ldm-censored"}

@@ -1,6 +1,6 @@
 """Synthetic sea-ice states written as neXtSIM ``Moorings_YYYYmMM.nc`` files on the real CREG025 grid.
 
-Finn et al. 2024 (arXiv 2406.18417, Sec. 3.1) train on OPA-neXtSIM output on 512×512 cells of the
+Finn et al. 2024 (arXiv 2406.18417) train on OPA-neXtSIM output on 512×512 cells of the
 curvilinear NEMO CREG025 grid, written by neXtSIM as monthly ``Moorings_YYYYmMM.nc`` files. That
 output cannot be downloaded here, so this module writes files with the same layout and names
 (``sit``, ``sic``, ``damage``, ``siu``, ``siv`` on ``(time, y, x)``, with ``longitude`` and
@@ -35,8 +35,10 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .. import __version__ as _pkg_version
+from ..arguments import non_negative_int, positive_float, positive_int
 from ..errors import SeaIceInputError
 from ..grid import EASE2_NORTH, nextsim_grid
+from ..outputs import Output, atomic_file, check_outputs, created_by
 from ..variables import STATE_VARIABLES, VARIABLES
 from .reference_model import ReferenceModel
 
@@ -118,11 +120,17 @@ def _grid_axes(grid: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     return ex / np.hypot(*ex), ey / np.hypot(*ey)
 
 
+MAX_MONTHS = 1200  # 100 years of monthly files
+
+
 def month_times(start: str, months: int, days: int) -> pd.DatetimeIndex:
     """``days`` daily-mean times (12:00) per month, spread evenly over each of ``months`` months."""
     if months < 1 or days < 1:
         raise SeaIceInputError("months/days", f"{months} months of {days} days requested", "Ask for at least 1 of each")
-    first = pd.Timestamp(start).to_period("M").to_timestamp()
+    try:
+        first = pd.Timestamp(start).to_period("M").to_timestamp()
+    except (ValueError, TypeError, OverflowError, AttributeError):
+        raise SeaIceInputError("--start", f"{start!r} is not a month", "Write it as YYYY-MM, e.g. 2000-01") from None
     out = []
     for m in range(months):
         month = first + pd.DateOffset(months=m)
@@ -184,16 +192,23 @@ def moorings_dataset(states: dict[str, np.ndarray], grid: xr.Dataset, times: pd.
 
 
 def write_moorings(out_dir: str | PathLike, grid_file: str | PathLike, *, start: str = "2000-01", months: int = 2,
-                   days: int = 3, seed: int = 0, resolution_km: float = 12.5) -> list[Path]:
+                   days: int = 3, seed: int = 0, resolution_km: float = 12.5, overwrite: bool = False) -> list[Path]:
     """Write ``months`` monthly ``Moorings_YYYYmMM.nc`` files of ``days`` synthetic states each on ``grid_file``'s grid.
 
     ``grid_file``: a neXtSIM/NEMO grid file with latitude, longitude and mask (e.g. ``ds_auxiliary.nc``,
     512×512 CREG025 cells). ``resolution_km``: spacing of the EASE2 grid the generator runs on.
+    Existing files are refused (``overwrite``: replaced, only if seaice-explorer wrote them), before any work.
     """
-    grid = nextsim_grid(grid_file)
+    if months > MAX_MONTHS or not 1.0 <= resolution_km <= 200.0:
+        raise SeaIceInputError("--months/--resolution-km", f"{months} months at {resolution_km:g} km",
+                               f"Ask for at most {MAX_MONTHS} months and a spacing of 1-200 km")
     times = month_times(start, months, days)
-    states = synthetic_states(grid, times, seed, resolution_km)
+    grid = nextsim_grid(grid_file)
     out = Path(out_dir)
+    planned = [out / moorings_name(m.to_timestamp()) for m in times.to_period("M").unique()]
+    check_outputs([Output(path, "netcdf") for path in planned], overwrite=overwrite, inputs=[grid_file],
+                  make_folders=True)
+    states = synthetic_states(grid, times, seed, resolution_km)
     out.mkdir(parents=True, exist_ok=True)
     h, w = grid["mask"].shape
     attrs = {
@@ -209,6 +224,7 @@ def write_moorings(out_dir: str | PathLike, grid_file: str | PathLike, *, start:
         "history": f"seaice-explorer moorings --grid {Path(grid_file).name} --start {start} --months {months} "
                    f"--days {days} --seed {seed} --resolution-km {resolution_km:g}",
         "Conventions": "CF-1.6",
+        **created_by("moorings"),
     }
     paths = []
     for month, idx in pd.Series(np.arange(len(times)), index=times).groupby(times.to_period("M")):
@@ -217,7 +233,8 @@ def write_moorings(out_dir: str | PathLike, grid_file: str | PathLike, *, start:
                     for name in NEXTSIM_NAMES.values()}
         encoding["time"] = {"units": TIME_UNITS, "calendar": "standard", "dtype": "float64", "_FillValue": None}
         path = out / moorings_name(month.to_timestamp())
-        ds.to_netcdf(path, encoding=encoding, unlimited_dims=["time"], format="NETCDF4")
+        with atomic_file(path) as tmp:
+            ds.to_netcdf(tmp, encoding=encoding, unlimited_dims=["time"], format="NETCDF4")
         paths.append(path)
     return paths
 
@@ -229,14 +246,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="neXtSIM grid file with latitude, longitude and mask, e.g. ds_auxiliary.nc")
     parser.add_argument("--out", required=True, type=Path, help="output folder of the Moorings_YYYYmMM.nc files")
     parser.add_argument("--start", default="2000-01", help="first month, YYYY-MM")
-    parser.add_argument("--months", type=int, default=2, help="number of monthly files")
-    parser.add_argument("--days", type=int, default=3, help="daily states per month, spread over the month")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generator")
-    parser.add_argument("--resolution-km", type=float, default=12.5, help="spacing of the generator's EASE2 grid")
+    parser.add_argument("--months", type=positive_int, default=2, help=f"number of monthly files (1-{MAX_MONTHS})")
+    parser.add_argument("--days", type=positive_int, default=3, help="daily states per month, spread over the month")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the generator")
+    parser.add_argument("--resolution-km", type=positive_float, default=12.5,
+                        help="spacing of the generator's EASE2 grid (1-200 km)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace Moorings files of the same name, only those seaice-explorer wrote")
 
 
 def run(args: argparse.Namespace) -> int:
     paths = write_moorings(args.out, args.grid, start=args.start, months=args.months, days=args.days,
-                           seed=args.seed, resolution_km=args.resolution_km)
+                           seed=args.seed, resolution_km=args.resolution_km, overwrite=args.overwrite)
     print(f"wrote {len(paths)} synthetic Moorings files to {args.out}: {', '.join(p.name for p in paths)}")
     return 0

@@ -1,6 +1,6 @@
 """neXtSIM output (NetCDF ``Moorings_*.nc``, ``ds_auxiliary.nc``, or Zarr) and canonical files.
 
-neXtSIM on the curvilinear NEMO CREG025 grid is the data set of Finn et al. (2024, Sec. 3.1).
+neXtSIM on the curvilinear NEMO CREG025 grid is the data set of Finn et al. (2024).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import xarray as xr
 from ..errors import SeaIceInputError
 from ..grid import EASE2_NORTH
 from ..variables import VARIABLES
-from .validate import Chunks, canonical_variable, open_raw, require_file, validate_dataset
+from .validate import Chunks, canonical_variable, open_raw, parse_date, require_file, validate_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -281,7 +281,9 @@ def _nsidc_time(src: xr.Dataset, path: Path) -> np.ndarray:
     if match is None:
         raise SeaIceInputError(path, "no time variable and no YYYYMMDD date in the file name",
                                "Keep the original NSIDC file name (e.g. nt_20010106_f13_v1.1_n.nc)")
-    return np.array([pd.Timestamp(match.group(1)).to_datetime64()], dtype="datetime64[ns]")
+    digits = match.group(1)
+    day = parse_date(f"{digits[:4]}-{digits[4:6]}-{digits[6:]}", f"{path} (date YYYYMMDD in the file name)")
+    return np.array([day.to_datetime64()], dtype="datetime64[ns]")
 
 
 def _nsidc_codes(src: xr.Dataset, source: Path) -> tuple[np.ndarray, str, str]:

@@ -36,7 +36,7 @@ from ..grid import DEFAULT_HALF_WIDTH_M, DEFAULT_SIZE, EASE2_NORTH, default_grid
 from ..variables import VARIABLES
 from .nextsim import canonical_to_canonical
 from .observations import open_osisaf, osisaf_paths
-from .validate import GRID_COORDS, Chunks, open_raw
+from .validate import GRID_COORDS, Chunks, open_raw, parse_period
 
 logger = logging.getLogger(__name__)
 
@@ -237,26 +237,41 @@ def split_name(ds: xr.Dataset, split: str) -> str:
     return name if f"split_{name}" in ds.attrs else SPLIT_ALIASES.get(name, name)
 
 
-def split_period(ds: xr.Dataset, split: str) -> tuple[str, str] | None:
-    """Inclusive (start, end) dates of ``split``: a declared split, a year ``2019`` or years ``2016-2018``."""
+def split_period(ds: xr.Dataset, split: str, source: str | None = None) -> tuple[str, str] | None:
+    """Inclusive (start, end) dates of ``split``: a declared split, a year ``2019`` or years ``2016-2018``.
+
+    Raises :class:`SeaIceInputError` naming ``source`` (the spec or file) for an unknown split, a
+    year range that runs backwards or a declared ``split_*`` attribute that is not ``START..END`` dates.
+    """
     name = split_name(ds, split)
     if name == "all":
         return None
     declared = ds.attrs.get(f"split_{name}")
     if declared is not None:
-        start, end = str(declared).split("..")
+        start, sep, end = str(declared).partition("..")
+        where = f"{source or ds.attrs.get('source') or 'dataset'} attribute split_{name}"
+        if not sep:
+            raise SeaIceInputError(where, f"{declared!r} is not START..END",
+                                   "Write it as YYYY-MM-DD..YYYY-MM-DD, e.g. 2019-01-01..2019-12-31")
+        parse_period(start, end, where)
         return start.strip(), end.strip()
     if name in SPLITS:
         return SPLITS[name]
     years = re.fullmatch(r"(\d{4})(?:-(\d{4}))?", name)
     if years is None:
         known = ", ".join(["all", *SPLITS, *SPLIT_ALIASES, "YYYY", "YYYY-YYYY"])
-        raise SeaIceInputError(None, f"unknown split {split!r}", f"Use one of: {known}")
+        raise SeaIceInputError(source, f"unknown split {split!r}", f"Use one of: {known}")
     first, last = years.group(1), years.group(2) or years.group(1)
+    where = source or f"split {split!r}"
+    if not all(1678 <= int(y) <= 2261 for y in (first, last)):  # the span of a datetime64[ns] time axis
+        raise SeaIceInputError(where, f"year {first if not 1678 <= int(first) <= 2261 else last} is out of range",
+                               "Give years from 1678 to 2261, e.g. 2019 or 2016-2018")
+    if first > last:
+        raise SeaIceInputError(where, f"the years {first}-{last} run backwards", f"Write {last}-{first}")
     return f"{first}-01-01", f"{last}-12-31"
 
 
-def select_split(ds: xr.Dataset, split: str) -> xr.Dataset:
+def select_split(ds: xr.Dataset, split: str, source: str | None = None) -> xr.Dataset:
     """The days of one split: ``"train"`` (2016-01-01..2018-12-31), ``"validation"`` (2019), a year, years or ``"all"``.
 
     Train/validation periods are read from the dataset's ``split_train``/``split_validation``
@@ -264,11 +279,14 @@ def select_split(ds: xr.Dataset, split: str) -> xr.Dataset:
     which days it holds. Raises :class:`SeaIceInputError` for an unknown or empty split.
     """
     name = split_name(ds, split)
-    period = split_period(ds, name)
+    period = split_period(ds, name, source)
+    if period is not None and "time" not in ds.indexes:
+        raise SeaIceInputError(source, f"split {split!r} asks for dates but the data have no time axis "
+                               f"(dims {tuple(ds.dims)})", "Give split only for data with a time coordinate")
     out = ds if period is None else ds.sel(time=slice(*period))
     if out.sizes.get("time", 0) == 0:
         times = ds.indexes["time"]
-        raise SeaIceInputError(None, f"split {split!r} ({period[0]}..{period[1]}) holds no day of the data "
+        raise SeaIceInputError(source, f"split {split!r} ({period[0]}..{period[1]}) holds no day of the data "
                                f"({times.min():%Y-%m-%d}..{times.max():%Y-%m-%d})", "Pick a split inside the data")
     out = out.copy()
     out.attrs["split"] = name
@@ -292,4 +310,4 @@ def open_osisaf_dataset(path: str | PathLike, split: str = "all", chunks: Chunks
                                "Run `python scripts/make_osisaf_dataset.py` (needs ../shared/data/osisaf_daily)")
     src = open_raw(path, {"time": DATASET_TIME_CHUNK} if chunks == "auto" else chunks)
     src = src.assign_coords({name: src[name].load() for name in GRID_COORDS if name in src.variables})
-    return select_split(canonical_to_canonical(src, path), split)
+    return select_split(canonical_to_canonical(src, path), split, f"{OSISAF_NAME}:{split}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..arguments import positive_int
 from ..errors import SeaIceInputError
 from .store import SPLIT_NAMES, Period, prepare
 
@@ -25,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name in SPLIT_NAMES:
         parser.add_argument(f"--{name}", default=None, metavar="START..END",
                             help=f"inclusive dates of the {name} split (default: the last years or 10 %% held out)")
-    parser.add_argument("--time-chunk", type=int, default=1, help="time steps per Zarr chunk (default 1)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    parser.add_argument("--time-chunk", type=positive_int, default=1, help="time steps per Zarr chunk (default 1)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing store written by `prepare` (nothing else is ever replaced)")
 
 
 def parse_period(text: str, name: str) -> Period:

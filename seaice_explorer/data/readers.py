@@ -80,6 +80,20 @@ def _is_osisaf_file(path: Path) -> bool:
         return False
 
 
+def is_osisaf_source(name_or_path: str | PathLike | Sequence[str | PathLike]) -> bool:
+    """Whether a spec names OSI SAF product files (one, a glob or a list), which ``open_reference``
+    reads on their own 25 km grid; False for names (``default``, ``osisaf:…``, whose bundled dataset is
+    on the model grid already) and for any other file."""
+    if isinstance(name_or_path, (str, PathLike)) and (str(name_or_path) == "default"
+                                                      or parse_osisaf_name(name_or_path) is not None):
+        return False
+    try:
+        files = osisaf_paths(name_or_path)
+    except SeaIceInputError:
+        return False
+    return _is_osisaf_file(files[0])
+
+
 def detect_format(src: xr.Dataset) -> Format | None:
     """Which reader fits an opened Dataset, from its variables (None when none does)."""
     if is_osisaf(src):
@@ -116,7 +130,7 @@ def open_reference(name_or_path: str | PathLike | Sequence[str | PathLike] = "de
         return open_osisaf_dataset(osisaf_dataset_path(), split or osisaf_split, chunks)
     ds = _open_reference(name_or_path, chunks=chunks, grid=grid, ancillary_dir=ancillary_dir,
                          valid_ice_mask=valid_ice_mask)
-    return ds if split is None else select_split(ds, split)
+    return ds if split is None else select_split(ds, split, f"{name_or_path} split={split!r}")
 
 
 def _open_reference(name_or_path: str | PathLike | Sequence[str | PathLike], *, chunks: Chunks, grid: GridLike,

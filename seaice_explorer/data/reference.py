@@ -31,11 +31,14 @@ import pandas as pd
 import xarray as xr
 
 from .. import __version__ as _pkg_version
+from ..arguments import non_negative_int, positive_int
 from ..configs import DEFAULT_DATASET
 from ..errors import SeaIceInputError
 from ..grid import default_grid
+from ..outputs import Output, atomic_file, check_outputs, created_by
 from ..variables import STATE_VARIABLES, VARIABLES
 from .reference_model import ReferenceModel
+from .validate import parse_date
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +145,8 @@ def write_reference(ds: xr.Dataset, path: str | Path) -> Path:
     for name in encoding:  # attrs already carry the packing; keep xarray from re-encoding
         packed[name].encoding = {}
     coords = {c: {"zlib": True, "complevel": 9} for c in ("lat", "lon", "mask", "cell_area") if c in packed.coords}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    _to_netcdf_raw(packed, tmp, encoding, coords)
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        _to_netcdf_raw(packed, tmp, encoding, coords)
     return path
 
 
@@ -167,15 +169,22 @@ def open_packed(path: str | Path = BUNDLED_PATH) -> xr.Dataset:
 # --------------------------------------------------------------------------- CLI
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=BUNDLED_PATH, help="output NetCDF file")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0 gives the bundled file)")
-    parser.add_argument("--size", type=int, default=128, help="grid cells per side (128 = 50 km)")
-    parser.add_argument("--days", type=int, default=730, help="number of daily states")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output NetCDF file (required: the bundled data/nextsim_like_default.nc is never replaced)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if seaice-explorer wrote it")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (0 gives the bundled file)")
+    parser.add_argument("--size", type=positive_int, default=128, help="grid cells per side (128 = 50 km; 16-1024)")
+    parser.add_argument("--days", type=positive_int, default=730, help="number of daily states (1-36600)")
     parser.add_argument("--start", default="2000-01-01", help="date of the first state")
 
 
 def run(args: argparse.Namespace) -> int:
-    ds = make_reference(seed=args.seed, size=args.size, start=args.start, days=args.days)
-    path = write_reference(ds, args.out)
+    check_outputs([Output(args.out, "netcdf")], overwrite=args.overwrite)
+    if not 16 <= args.size <= 1024 or args.days > 36600:
+        raise SeaIceInputError("--size/--days", f"size {args.size} and {args.days} days: a grid of 16-1024 cells "
+                               "a side and at most 36,600 days (100 years) fit in memory", "Pass smaller values")
+    start = parse_date(args.start, "--start").strftime("%Y-%m-%d")
+    ds = make_reference(seed=args.seed, size=args.size, start=start, days=args.days)
+    path = write_reference(ds.assign_attrs(created_by("reference")), args.out)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, {ds.sizes['time']} days, seed {args.seed})")
     return 0

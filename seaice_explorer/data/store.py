@@ -32,11 +32,12 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import SeaIceInputError
+from ..outputs import Output, atomic_folder, check_outputs
 from ..variables import STATE_VARIABLES
 from .nextsim import GridLike
 from .osisaf import select_split
 from .readers import open_reference
-from .validate import is_zarr
+from .validate import check_zarr_metadata, is_zarr, parse_period
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,10 @@ def prepare(inputs: Inputs, out: str | PathLike, *, variables: Sequence[str] | N
     dates; ``train`` is needed, ``validation``/``test`` optional (default :func:`default_split`).
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise SeaIceInputError(out, "the store already exists", "Pass overwrite=True (--overwrite) or another --out")
+    if split is not None:
+        split_dates(split)  # a bad date is refused before any input is opened
+    sources = [inputs] if isinstance(inputs, (str, PathLike)) else list(inputs)
+    check_outputs([Output(out, "store")], overwrite=overwrite, inputs=[*sources, grid if isinstance(grid, (str, PathLike)) else None])
     if time_chunk < 1:
         raise SeaIceInputError("time_chunk", f"{time_chunk} time steps per chunk", "Use 1 or more")
     ds = open_inputs(inputs, grid=grid, time_chunk=time_chunk)
@@ -81,11 +84,12 @@ def prepare(inputs: Inputs, out: str | PathLike, *, variables: Sequence[str] | N
     h, w = store.sizes["y"], store.sizes["x"]
     encoding = {name: {"chunks": (time_chunk, h, w)} for name in names}
     log.info("writing %d time steps of %s (%dx%d) to %s", len(times), names, h, w, out)
-    store.to_zarr(out, mode="w", consolidated=True, zarr_format=2, encoding=encoding)
-    mean, std = statistics(open_store(out, "train"), names)
-    stats = xr.Dataset({"norm_mean": ("variable", np.array(mean)), "norm_std": ("variable", np.array(std))},
-                       coords={"variable": list(names)}, attrs=store.attrs)  # appending rewrites the attrs
-    stats.to_zarr(out, mode="a", consolidated=True, zarr_format=2)
+    with atomic_folder(out) as tmp:  # the old store (if any) is replaced only by a complete new one
+        store.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, encoding=encoding)
+        mean, std = statistics(open_store(tmp, "train"), names)
+        stats = xr.Dataset({"norm_mean": ("variable", np.array(mean)), "norm_std": ("variable", np.array(std))},
+                           coords={"variable": list(names)}, attrs=store.attrs)  # appending rewrites the attrs
+        stats.to_zarr(tmp, mode="a", consolidated=True, zarr_format=2)
     log.info("normalisation of the train split: %s", {n: (round(m, 4), round(s, 4)) for n, m, s in zip(names, mean, std)})
     return out
 
@@ -133,15 +137,22 @@ def default_split(times: pd.DatetimeIndex) -> dict[str, Period]:
     return {name: (f"{a:%Y-%m-%d}", f"{b:%Y-%m-%d}") for name, (a, b) in bounds.items()}
 
 
-def check_split(split: Mapping[str, Period], times: pd.DatetimeIndex) -> dict[str, Period]:
-    """The given periods in :data:`SPLIT_NAMES` order, each holding a time step, none overlapping."""
+def split_dates(split: Mapping[str, Period]) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """The periods of a split as inclusive (start, end) Timestamps, in :data:`SPLIT_NAMES` order: names
+    and dates checked (``YYYY-MM-DD``, start <= end) without the data, so before any work."""
     unknown = set(split) - set(SPLIT_NAMES)
     if unknown or "train" not in split:
         raise SeaIceInputError("split", f"periods {sorted(split)}", f"Give 'train' and optionally 'validation', 'test'")
-    periods = {name: (str(split[name][0]), str(split[name][1])) for name in SPLIT_NAMES if name in split}
+    return {name: parse_period(split[name][0], split[name][1], f"--{name}") for name in SPLIT_NAMES if name in split}
+
+
+def check_split(split: Mapping[str, Period], times: pd.DatetimeIndex) -> dict[str, Period]:
+    """The given periods in :data:`SPLIT_NAMES` order, each holding a time step, none overlapping."""
+    dates = split_dates(split)
+    periods = {name: (str(split[name][0]).strip(), str(split[name][1]).strip()) for name in dates}
     spans = {}
     for name, (start, end) in periods.items():
-        a, b = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)  # inclusive end date
+        a, b = dates[name][0], dates[name][1] + pd.Timedelta(days=1)  # inclusive end date
         if not ((times >= a) & (times < b)).any():
             raise SeaIceInputError(f"split {name}", f"{start}..{end} holds no time step of the data "
                                    f"({times[0]:%Y-%m-%d}..{times[-1]:%Y-%m-%d})", "Pick dates inside the data")
@@ -169,6 +180,7 @@ def is_store(path: object) -> bool:
     """Whether ``path`` is a store written by :func:`prepare`."""
     if not isinstance(path, (str, PathLike)) or not is_zarr(Path(path)):
         return False
+    check_zarr_metadata(path)  # a store that would unpickle is refused, not merely "not ours"
     try:
         with xr.open_zarr(path, chunks=None) as ds:
             return ds.attrs.get("store_format") == STORE_FORMAT
@@ -185,7 +197,7 @@ def open_store(path: str | PathLike, split: str | None = None, *, dask_chunks: b
         raise SeaIceInputError(path, "not a training store", "Write one with `seaice-explorer prepare`")
     ds = xr.open_zarr(path, chunks={} if dask_chunks else None)
     ds = ds.assign_coords(position=("time", np.arange(ds.sizes["time"])))
-    return ds if split is None else select_split(ds, split)
+    return ds if split is None else select_split(ds, split, str(path))
 
 
 def store_normalisation(ds: xr.Dataset, variables: Sequence[str]) -> tuple[tuple[float, ...], tuple[float, ...]]:

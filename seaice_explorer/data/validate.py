@@ -1,6 +1,6 @@
 """Input checks and the canonical form shared by every reader.
 
-A canonical Dataset holds any of the state variables of Finn et al. (2024, Sec. 2.1) as
+A canonical Dataset holds any of the state variables of Finn et al. (2024) as
 float32 on ``(time|sample, y, x)``, NaN on land, with 2-D ``lat``, ``lon``, ``mask`` (ocean = 1)
 and ``cell_area`` (m²) coordinates. Every problem raises :class:`SeaIceInputError` naming the file.
 """
@@ -8,15 +8,19 @@ and ``cell_area`` (m²) coordinates. Every problem raises :class:`SeaIceInputErr
 from __future__ import annotations
 
 import glob
+import json
 import logging
 import math
 import os
+import re
 import warnings
+from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
 from typing import Literal, Union
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from ..errors import SeaIceInputError
@@ -34,6 +38,20 @@ ABSURD_STDS = 50.0
 
 Chunks = Union[Literal["auto"], None, int, dict]
 
+#: A ``units`` attribute that means percent: the values are divided by 100, whatever they are.
+PERCENT_UNITS = frozenset({"%", "percent", "percentage", "pct"})
+#: Spellings of each canonical unit (``variables.VARIABLES``) that files use; others are refused.
+UNIT_ALIASES: dict[str, frozenset[str]] = {
+    "1": frozenset({"1", "", "fraction", "0-1", "dimensionless", "none", "-"}),
+    "m": frozenset({"m", "meter", "meters", "metre", "metres"}),
+    "m s-1": frozenset({"m s-1", "m/s", "m.s-1", "m s**-1", "m s^-1", "ms-1", "meter/second", "meters/second"}),
+}
+#: The one form of a date a user writes (``--train 2000-01-01..2016-12-31``, ``split_*`` attributes).
+DATE_FORM = "YYYY-MM-DD"
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: Zarr codecs (v2 ``id``, v3 ``name``) that may decode an object array without running code.
+SAFE_OBJECT_CODECS = frozenset({"vlen-utf8", "vlen-bytes", "vlen-array", "json2", "msgpack2"})
+
 
 def require_file(path: str | PathLike) -> Path:
     """The path as a ``Path``; raises when it does not exist."""
@@ -48,6 +66,88 @@ def is_zarr(path: Path) -> bool:
     """A Zarr store: a directory named *.zarr or holding Zarr metadata."""
     return path.is_dir() and (path.suffix == ".zarr" or any(
         (path / meta).exists() for meta in (".zgroup", ".zattrs", "zarr.json")))
+
+
+def parse_date(value: object, source: str) -> pd.Timestamp:
+    """A user's date ``YYYY-MM-DD`` as a Timestamp; a clear error naming ``source`` (the argument,
+    attribute or spec) otherwise, instead of pandas' ``DateParseError`` or a wrong guess."""
+    text = str(value).strip()
+    fix = f"Write the date as {DATE_FORM}, e.g. 2019-01-31"
+    if not _DATE.fullmatch(text):
+        raise SeaIceInputError(source, f"{text!r} is not a date of the form {DATE_FORM}", fix)
+    try:
+        return pd.Timestamp(text).as_unit("ns")  # the unit of every time axis: 1677-09-22..2262-04-11
+    except (ValueError, OverflowError) as err:  # DateParseError, OutOfBoundsDatetime are ValueErrors
+        raise SeaIceInputError(source, f"{text!r} is not a valid date ({str(err).rstrip('.')})",
+                               f"{fix}; years 1678-2261, months 01-12, days that exist") from None
+
+
+def parse_period(start: object, end: object, source: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Inclusive dates ``start..end``, each ``YYYY-MM-DD``, with start <= end (else a clear error)."""
+    a, b = parse_date(start, source), parse_date(end, source)
+    if a > b:
+        raise SeaIceInputError(source, f"{start}..{end} ends before it starts", "Give START..END with START <= END")
+    return a, b
+
+
+def _zarr_metadata(path: Path) -> Iterator[tuple[str, object]]:
+    """(file, JSON) of the Zarr metadata xarray reads from a store: the root group's ``.zmetadata``
+    (consolidated v2) or ``zarr.json`` (v3, consolidated inside) and each array's ``.zarray`` or
+    ``zarr.json`` one level down (xarray opens the root group's arrays; chunk folders are not walked)."""
+    names = (".zarray", ".zmetadata", "zarr.json")
+    for meta in [*(path / n for n in names), *sorted(m for n in names for m in path.glob(f"*/{n}"))]:
+        if meta.is_file():
+            try:
+                yield str(meta.relative_to(path)), json.loads(meta.read_text())
+            except (OSError, UnicodeDecodeError, ValueError) as err:
+                raise SeaIceInputError(meta, f"unreadable Zarr metadata ({type(err).__name__}: {err})",
+                                       "Pass a Zarr store written by xarray or `seaice-explorer prepare`") from None
+
+
+def _codec_id(codec: dict) -> str:
+    """``"pickle"`` for ``{"id": "pickle"}`` (v2) and ``{"name": "numcodecs.pickle"}`` (v3)."""
+    return str(codec.get("id", codec.get("name", ""))).lower().rsplit(".", 1)[-1]
+
+
+def _unsafe_codecs(doc: object, where: str, *, listing: bool = False) -> Iterator[str]:
+    """What in one metadata JSON could run code when decoded: a pickle codec anywhere (filters,
+    compressor, v3 codecs, nested sharding codecs), an object array without a safe text codec.
+    ``listing``: ``doc`` maps array paths to metadata (consolidated metadata)."""
+    if isinstance(doc, list):
+        for item in doc:
+            yield from _unsafe_codecs(item, where)
+        return
+    if not isinstance(doc, dict):
+        return
+    if not listing:
+        if ("id" in doc or "name" in doc) and _codec_id(doc) == "pickle":
+            yield f"{where}: the {doc.get('id', doc.get('name'))!r} codec"
+        dtype = doc.get("dtype", doc.get("data_type"))
+        if isinstance(dtype, str) and (dtype.lstrip("|<>=") == "O" or dtype == "object"):
+            codecs = [c for c in [*(doc.get("filters") or []), *(doc.get("codecs") or []), doc.get("compressor")]
+                      if isinstance(c, dict)]
+            ids = {_codec_id(c) for c in codecs}
+            if not ids & SAFE_OBJECT_CODECS:
+                yield f"{where}: a Python-object dtype with codecs {sorted(ids) or 'none'}"
+    for key, value in doc.items():
+        if key == "attributes" or key.endswith(".zattrs"):
+            continue  # user attributes (v3, consolidated v2), not codecs
+        inner = f"{where} {key}" if listing else where
+        yield from _unsafe_codecs(value, inner, listing=key == "metadata" and not listing)
+
+
+def check_zarr_metadata(path: str | PathLike) -> None:
+    """Refuse a Zarr store whose metadata names a ``pickle`` codec (filter, compressor, v3 codec) or
+    an object array without a safe text codec, from the JSON alone: before zarr builds any codec
+    and before any chunk is decoded (unpickling a chunk can run code from the file)."""
+    path = Path(path)
+    found = [hit for name, doc in _zarr_metadata(path) for hit in _unsafe_codecs(doc, name)]
+    if found:
+        shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
+        raise SeaIceInputError(path, f"the store's metadata asks for a codec that can run code when its data "
+                               f"are decoded ({shown}); nothing was read",
+                               "Write the store again with numeric arrays (e.g. `seaice-explorer prepare`); "
+                               "sea-ice fields never need pickled or Python-object chunks")
 
 
 def open_raw(path: str | PathLike, chunks: Chunks = "auto", *, lazy_bytes: int | None = None) -> xr.Dataset:
@@ -67,6 +167,8 @@ def open_raw(path: str | PathLike, chunks: Chunks = "auto", *, lazy_bytes: int |
     lazy_bytes = LAZY_BYTES if lazy_bytes is None else lazy_bytes
     lazy = chunks not in ("auto", None) or (chunks == "auto" and (zarr or path.stat().st_size > lazy_bytes))
     xr_chunks = ({} if zarr else "auto") if chunks == "auto" else chunks
+    if zarr:
+        check_zarr_metadata(path)  # before zarr decodes anything (coordinates are read on open)
     try:
         if zarr:
             src = xr.open_zarr(path, chunks=xr_chunks if lazy else None)
@@ -101,6 +203,8 @@ def canonical_variable(da: xr.DataArray, name: str, mask: xr.DataArray, source_n
     """float32, NaN on land, CF attributes from the variable table."""
     out = da.where(mask == 1).astype(np.float32)
     out.attrs = VARIABLES[name].cf_attrs()
+    if "units" in da.attrs:  # validate_dataset converts (percent) or refuses (unknown units) from it
+        out.attrs["source_units"] = str(da.attrs["units"])
     if source_name and source_name != name:
         out.attrs["source_name"] = source_name
     out.encoding = {}
@@ -149,12 +253,36 @@ def _check_grid(ds: xr.Dataset, source: str, shape: tuple[int, int]) -> np.ndarr
     return ocean
 
 
+def _is_percent(da: xr.DataArray, var: Variable, source: str, vmin: float, vmax: float) -> bool:
+    """Whether ``da`` is in percent: from its units when it has any, else (sic only) from its values."""
+    units = da.attrs.get("source_units", da.attrs.get("units"))
+    if units is None:  # no units attribute: the one place values decide
+        if var.name == "sic" and 1.5 < vmax <= 100.0 and vmin >= -1e-6:
+            warnings.warn(f"{source}: sic looks like percent (max {vmax:g}) and has no units attribute; "
+                          "converting to a fraction", UserWarning, stacklevel=4)
+            return True
+        return False
+    text = str(units).strip().lower()
+    if var.units == "1" and text in PERCENT_UNITS:
+        logger.info("%s: %s in %r: divided by 100", source, var.name, units)
+        return True
+    if text not in UNIT_ALIASES.get(var.units, frozenset({var.units.lower()})):
+        raise SeaIceInputError(source, f"{var.name} has units {units!r}; expected {var.units!r}"
+                               + (" or percent" if var.units == "1" else ""),
+                               f"Convert {var.name} to {var.units} or set its units attribute to what the values are")
+    return False
+
+
 def validate_dataset(ds: xr.Dataset, source: str | PathLike | None) -> xr.Dataset:
-    """Check a canonical Dataset and return it with land set to NaN and sic in % converted.
+    """Check a canonical Dataset and return it with land set to NaN and percentages converted.
 
     Raises :class:`SeaIceInputError` for a missing variable, wrong dims, mismatched grid shapes,
-    an all-NaN variable or values far outside the physical bounds. sic in percent
-    (1.5 < max <= 100) is divided by 100 with a warning.
+    an all-NaN variable, ±inf over the ocean (NaN there is allowed: missing data), units it does
+    not know or values far outside the physical bounds. Units come from each variable's ``units``
+    (or ``source_units``, kept by :func:`canonical_variable`) attribute: a fraction variable (sic,
+    sid) declared in percent (:data:`PERCENT_UNITS`) is divided by 100 whatever its values. Only
+    when sic has *no* units attribute is it guessed: 1.5 < max <= 100 is taken as percent and
+    divided by 100 with a warning. Lazy variables are checked on their first and last time steps.
     """
     source = str(source) if source is not None else "dataset"
     names = [n for n in ds.data_vars if n in VARIABLES]
@@ -178,17 +306,20 @@ def validate_dataset(ds: xr.Dataset, source: str | PathLike | None) -> xr.Datase
     for name in names:
         var = VARIABLES[name]
         values = _check_sample(ds[name], ocean)
+        infinite = np.isinf(values)
+        if infinite.any():
+            raise SeaIceInputError(source, f"{name} has {int(infinite.sum())} infinite value(s) (±inf) over the "
+                                   f"ocean{' in its first and last time steps' if ds[name].chunks else ''}",
+                                   "Write NaN for missing data; sea-ice states are finite")
         finite = values[np.isfinite(values)]
         if finite.size == 0:
             raise SeaIceInputError(source, f"{name} is all NaN over the ocean", "Check the file or the mask")
         vmin, vmax = float(finite.min()), float(finite.max())
-        if name == "sic" and 1.5 < vmax <= 100.0 and vmin >= -1e-6:
-            warnings.warn(f"{source}: sic looks like percent (max {vmax:g}); converting to a fraction",
-                          UserWarning, stacklevel=3)
-            attrs = ds[name].attrs
+        attrs = {**{k: v for k, v in ds[name].attrs.items() if k != "source_units"}, "units": var.units}
+        if _is_percent(ds[name], var, source, vmin, vmax):
             ds[name] = (ds[name] / np.float32(100.0)).astype(np.float32)
-            ds[name].attrs = attrs
             vmin, vmax = vmin / 100.0, vmax / 100.0
+        ds[name].attrs = attrs
         lo, hi = _plausible(var)
         if vmin < lo or vmax > hi:
             raise SeaIceInputError(source, f"{name} values {vmin:g}..{vmax:g} are far outside its bounds "

@@ -11,7 +11,9 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..arguments import non_negative_int, positive_int
 from ..errors import SeaIceInputError
+from ..outputs import Output, atomic_file, check_outputs
 from ..plots import animate
 from ..registry import BOUNDS, discover
 from .generate import MAX_STEPS, generate
@@ -25,27 +27,30 @@ FORMATS = (".gif", ".mp4", ".png")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default=None,
                         help="backend to animate (default: the first backend the app compares by default)")
-    parser.add_argument("--steps", type=int, default=20, help=f"sampler steps = frames (1-{MAX_STEPS})")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the torch.Generator")
+    parser.add_argument("--steps", type=positive_int, default=20, help=f"sampler steps = frames (1-{MAX_STEPS})")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the torch.Generator")
     parser.add_argument("--bounds", choices=list(BOUNDS), default="clamp", help="bounds applied to the decoded maps")
     parser.add_argument("--sampler", choices=list(SAMPLERS), default="heun")
     parser.add_argument("--variable", default="sic", help="variable shown on the decoded map (default sic)")
-    parser.add_argument("--width", type=int, default=None,
+    parser.add_argument("--width", type=positive_int, default=None,
                         help=f"frame width in pixels (default {animate.GIF_WIDTH}; {animate.PRESENTATION_WIDTH} for .png)")
-    parser.add_argument("--frame-ms", type=int, default=animate.FRAME_MS, help="milliseconds per frame")
+    parser.add_argument("--frame-ms", type=positive_int, default=animate.FRAME_MS, help="milliseconds per frame")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
     parser.add_argument("--models", "--models-dir", dest="models_dir", default=None, metavar="DIR",
                         help="folder of the models (default: the shipped models/)")
     parser.add_argument("--out", default="denoise.gif",
                         help="output file: .gif (animated), .mp4 (needs PyAV) or .png (one PNG per step, "
                              "named OUT_stepNN.png, at presentation resolution)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing output images (only files that are images of that format)")
 
 
 def _check(args: argparse.Namespace, out: Path) -> None:
     if out.suffix.lower() not in FORMATS:
         raise SeaIceInputError(out, f"unknown output format {out.suffix!r}", f"Use one of {', '.join(FORMATS)}")
-    if not out.parent.is_dir():
-        raise SeaIceInputError(out, "output folder does not exist", "Create it first or choose another --out")
+    kind = out.suffix.lower()[1:]
+    check_outputs([Output(path, kind) for path in _paths(out, args.steps)], overwrite=args.overwrite,  # type: ignore[arg-type]
+                  inputs=[args.models_dir])
     if out.suffix.lower() == ".mp4" and not animate.mp4_available():
         raise SeaIceInputError(out, "MP4 needs PyAV, which is not installed",
                                "pip install av (its wheel bundles FFmpeg), or write a .gif")
@@ -55,9 +60,16 @@ def _check(args: argparse.Namespace, out: Path) -> None:
         raise SeaIceInputError("width", f"--width {args.width} is not in 64..4096", "Pass a width in pixels")
 
 
+def _paths(out: Path, steps: int) -> list[Path]:
+    """The files written: ``out``, or one PNG per step for ``.png``."""
+    if out.suffix.lower() != ".png":
+        return [out]
+    return [out.with_name(f"{out.stem}_step{k:02d}.png") for k in range(1, steps + 1)]
+
+
 def run(args: argparse.Namespace) -> int:
     if args.backend is None:
-        args.backend = discover(args.models_dir).default_selection()[0]
+        args.backend = discover(args.models_dir).require().default_selection()[0]
     out = Path(args.out)
     _check(args, out)
     samples, traj = generate(args.backend, n=1, steps=args.steps, seed=args.seed, bounds=args.bounds,
@@ -71,11 +83,13 @@ def run(args: argparse.Namespace) -> int:
     if suffix == ".png":
         paths = [out.with_name(f"{out.stem}_step{f.step + 1:02d}.png") for f in frames]
         for frame, path in zip(frames, paths):
-            path.write_bytes(animate.png_bytes(frame, args.width))
+            with atomic_file(path) as tmp:
+                tmp.write_bytes(animate.png_bytes(frame, args.width))
         print(f"wrote {len(paths)} PNG frames {paths[0]} … {paths[-1]}")
         return 0
     write = animate.gif_bytes if suffix == ".gif" else animate.mp4_bytes
-    out.write_bytes(write(frames, args.width, frame_ms=args.frame_ms))
+    with atomic_file(out) as tmp:
+        tmp.write_bytes(write(frames, args.width, frame_ms=args.frame_ms))
     print(f"wrote {out}: {len(frames)} frames ({args.backend}, {args.sampler} {args.steps} steps, seed {args.seed}, "
           f"bounds {samples.attrs['bounds']}, {args.variable})")
     return 0

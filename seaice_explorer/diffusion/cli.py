@@ -13,7 +13,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import SeaIceInputError
+from ..arguments import non_negative_int, positive_int
+from ..outputs import atomic_file, check_outputs, created_by, option_paths
 from ..registry import BOUNDS, DEPRECATED_BOUNDS, discover
 from .generate import MAX_SAMPLES, MAX_STEPS, generate
 from .samplers import SAMPLERS
@@ -25,10 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default=None,
                         help="backend to sample from: a model folder name in --models (default: the first "
                              "backend the app compares by default)")
-    parser.add_argument("--n", type=int, default=16, help=f"number of samples (1-{MAX_SAMPLES})")
-    parser.add_argument("--steps", type=int, default=20,
+    parser.add_argument("--n", type=positive_int, default=16, help=f"number of samples (1-{MAX_SAMPLES})")
+    parser.add_argument("--steps", type=positive_int, default=20,
                         help=f"sampler steps (1-{MAX_STEPS}); Heun uses 2n-1 evaluations")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the torch.Generator")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the torch.Generator")
     parser.add_argument("--bounds", choices=list(BOUNDS) + list(DEPRECATED_BOUNDS), default="raw",
                         help="raw: the model's mean (may violate bounds); clamp: clamp(x, l, u) onto the bounds "
                              "(the censored decoder's point estimate); draw: a random draw from the VAE decoder "
@@ -39,24 +40,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto: bf16 autocast on CUDA, float32 on CPU; bf16 is about 2x faster on CPU too")
     parser.add_argument("--models", "--models-dir", dest="models_dir", default=None, metavar="DIR",
                         help="folder of the models (default: the shipped models/)")
-    parser.add_argument("--out", default="samples.nc", help="output NetCDF file")
+    parser.add_argument("--out", default="samples.nc", help="output NetCDF file (an existing one needs --overwrite)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out / --trajectory if they exist and were written by seaice-explorer")
     parser.add_argument("--trajectory", default=None, metavar="PATH",
                         help="also write the per-step denoised previews to this NetCDF file")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _write(ds, path: Path) -> None:
+    """NetCDF, marked as written by this command, under a temporary name until complete."""
     encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars}
-    ds.to_netcdf(path, encoding=encoding)
+    ds = ds.assign_attrs(created_by("generate"))
+    with atomic_file(path) as tmp:
+        ds.to_netcdf(tmp, encoding=encoding)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.backend is None:
-        args.backend = discover(args.models_dir).default_selection()[0]
+        args.backend = discover(args.models_dir).require().default_selection()[0]
     out = Path(args.out)
-    for path in filter(None, (out, Path(args.trajectory) if args.trajectory else None)):
-        if not path.parent.is_dir():
-            raise SeaIceInputError(path, "output folder does not exist", "Create it first or choose another --out")
+    check_outputs(option_paths([("--out", out, "netcdf"), ("--trajectory", args.trajectory, "netcdf")]),
+                  overwrite=args.overwrite, inputs=[args.models_dir])
     bar = tqdm(total=args.steps, desc=f"generate {args.backend}", unit="step",
                disable=True if args.no_progress else None)
 

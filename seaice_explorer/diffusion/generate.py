@@ -1,6 +1,6 @@
 """Generation: sea-ice states from any backend of the registry, as a canonical ``xr.Dataset``.
 
-Finn et al. 2024 (arXiv 2406.18417, Sec. 3): a data-space backend samples the normalised state
+Finn et al. 2024 (arXiv 2406.18417): a data-space backend samples the normalised state
 directly, a latent backend samples a VAE latent and decodes it with a Gaussian or censored-Gaussian
 decoder (:class:`~.pipeline.Pipeline`). Sampling follows Karras et al. 2022 (arXiv 2206.00364):
 x ~ N(0, σ_max²), a ρ = 7 schedule (Eq. 5) and Heun's sampler (Alg. 1) by default.
@@ -24,6 +24,7 @@ import torch
 import xarray as xr
 
 from .. import __version__
+from ..checkpoints import resolve_device
 from ..configs import DenoiserConfig, VAEConfig
 from ..errors import SeaIceInputError
 from ..registry import discover
@@ -72,18 +73,8 @@ def _validate(n: int, steps: int, seed: int, sampler: str, precision: str) -> No
 
 
 def pick_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; asking for CUDA without one is an input error."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise SeaIceInputError("device", f"unknown device {device!r}", "Use 'auto', 'cpu' or 'cuda'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SeaIceInputError("device", "CUDA was asked for but is not available", "Use device='auto' or 'cpu'")
-    if dev.type not in ("cpu", "cuda"):
-        raise SeaIceInputError("device", f"device type {dev.type!r} is not supported", "Use 'auto', 'cpu' or 'cuda'")
-    return dev
+    """The device to sample on (:func:`checkpoints.resolve_device`, the one resolver)."""
+    return resolve_device(device)
 
 
 # -- sampling -------------------------------------------------------------------------------------
@@ -125,7 +116,7 @@ def generate(
     return_trajectory: bool = False,
     precision: Precision = "auto",
 ) -> xr.Dataset | tuple[xr.Dataset, xr.Dataset]:
-    """Generate ``n`` sea-ice states with ``backend`` (Finn et al. 2024, Sec. 3; Karras et al. 2022, Alg. 1).
+    """Generate ``n`` sea-ice states with ``backend`` (Finn et al. 2024; Karras et al. 2022, Alg. 1).
 
     Parameters
     ----------

@@ -1,8 +1,8 @@
 """One backend's whole path from noise to sea ice: denoiser, conditioning, latent scaling, decode.
 
-Finn et al. 2024 (arXiv 2406.18417, Sec. 3): data-space diffusion samples the normalised state;
+Finn et al. 2024 (arXiv 2406.18417): data-space diffusion samples the normalised state;
 latent diffusion samples the standardised latent of a VAE and decodes it with a Gaussian or
-censored-Gaussian decoder (Sec. 2.2). A :class:`Pipeline` owns, for one backend:
+censored-Gaussian decoder. A :class:`Pipeline` owns, for one backend:
 
 - the denoiser ``D(x, σ, **cond)`` (EDM preconditioning, Karras et al. 2022, Eq. 7);
 - the conditioning ``cond``: the land mask and x/y coordinates of a data-space model, passed as
@@ -29,13 +29,13 @@ import xarray as xr
 from torch import nn
 
 from ..checkpoints import checkpoint_hash, load_checkpoint
-from ..configs import CONFIG_FILE, DEFAULT_DATASET, WEIGHTS_FILE, DenoiserConfig, VAEConfig
+from ..configs import CONFIG_FILE, DEFAULT_DATASET, GRID_FILE, WEIGHTS_FILE, DenoiserConfig, VAEConfig, is_named_dataset
 from ..data import open_reference
 from ..errors import SeaIceInputError
 from ..grid import default_grid
 from ..networks.censored import bounds_tensors, censored_point, censored_sample, per_channel
 from ..networks.unet import fixed_conditioning
-from ..registry import Bounds, ModelEntry
+from ..registry import Bounds, ModelEntry, dataset_source
 from .precond import EDMPrecond
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def to_physical(mu: torch.Tensor, scale: torch.Tensor | None, variables: Sequenc
 
     ``raw``: mean · std + mean; ``clamp``: clamp(·, l, u) onto the variable table's bounds (the
     censored decoder's point estimate); ``draw``: one draw from the decoder, clamp(μ + σε, l, u)
-    for the censored decoder or μ + σε for the Gaussian one (Finn et al. 2024, Sec. 2.2).
+    for the censored decoder or μ + σε for the Gaussian one (Finn et al. 2024).
     """
     m = per_channel(torch.tensor(mean, device=mu.device), mu)
     s_vec = torch.tensor(std, device=mu.device)
@@ -145,9 +145,12 @@ def grid_of(entry: ModelEntry) -> xr.Dataset:
     """The data-space grid a backend was trained on: its dataset's own grid (coordinates, land mask,
     cell areas; e.g. the OSI SAF land/lake mask), else the default EASE2-North grid at its size."""
     cfg = entry.vae_config or entry.config
+    own = (entry.vae_path or entry.path) / GRID_FILE  # the grid kept beside the weights
+    if cfg.dataset != DEFAULT_DATASET and own.is_file() and not is_named_dataset(cfg.dataset):
+        return _grid_file(own, cfg.grid_size)
     if cfg.dataset != DEFAULT_DATASET:
-        try:
-            ds = open_reference(cfg.dataset)
+        try:  # a known name, or a file inside the models folder: never the current directory or outside
+            ds = open_reference(dataset_source(cfg.dataset, entry.models_dir))
         except (SeaIceInputError, OSError) as err:
             log.warning("%s: cannot open its dataset %s for the grid (%s); using the default grid",
                         entry.name, cfg.dataset, err)
@@ -161,7 +164,21 @@ def grid_of(entry: ModelEntry) -> xr.Dataset:
     if text == "default" or text.startswith("EASE2-North"):
         return default_grid(cfg.grid_size)
     raise SeaIceInputError("grid", f"the model was trained on grid {text!r}, which cannot be rebuilt here",
-                           "Keep its dataset where the config's 'dataset' points, or train on the default grid")
+                           "Keep its dataset inside the models folder where the config's 'dataset' points, "
+                           "or train on the default grid")
+
+
+def _grid_file(path: Path, size: int) -> xr.Dataset:
+    """The grid a model folder keeps (:data:`GRID_FILE`), checked against the config's grid size."""
+    try:
+        with xr.open_dataset(path) as ds:
+            grid = ds.load()
+    except (OSError, ValueError) as err:
+        raise SeaIceInputError(path, f"unreadable grid file ({err})", "Retrain the model, or restore grid.nc") from None
+    if grid.sizes.get("y") != size or grid.sizes.get("x") != size or "mask" not in grid.variables:
+        raise SeaIceInputError(path, f"grid {dict(grid.sizes)} does not fit the config's {size}² grid",
+                               "Retrain the model, or restore its grid.nc")
+    return grid
 
 
 def build_pipeline(entry: ModelEntry, net: nn.Module, vae: nn.Module | None, grid: xr.Dataset,

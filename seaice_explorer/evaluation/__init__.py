@@ -2,8 +2,13 @@
 
 - :mod:`.compare`: the one comparison layer (set summaries, scores against a reference summary),
   used by ``evaluate``, the findings and the dashboard;
-- :mod:`.findings`: verdicts on the three findings of Finn et al. 2024 from an evaluation table;
-- :mod:`.report`: the report folder (tables, maps, README);
-- :mod:`.evaluate`: the ``seaice-explorer evaluate`` command;
+- :mod:`.features`, :mod:`.weighted`, :mod:`.bootstrap`: per-state features, every score as a function
+  of resampling weights, bootstrap intervals, paired effects, the noise floor and baselines;
+- :mod:`.rules`, :mod:`.verdicts`: decision rules that can fail, and the three findings of Finn et al.
+  2024 judged as paired effects with intervals (``findings.json``);
+- :mod:`.findings`: the superseded point rules, kept for the tour's reading of a report's table;
+- :mod:`.samples`: backend/bounds settings, the sample cache, the ``clamp`` projection;
+- :mod:`.report`: the report folder (tables with intervals, maps, README);
+- :mod:`.evaluate`: ``evaluate()`` and the ``seaice-explorer evaluate`` command;
 - :mod:`.stats_cli`: the ``seaice-explorer stats`` command.
 """

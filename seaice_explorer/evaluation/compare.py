@@ -1,6 +1,6 @@
 """The one comparison layer: a set of states against a reference set, for ``evaluate`` and the app.
 
-Finn et al. 2024 (arXiv 2406.18417, Sec. 4) compare generated and reference states by their
+Finn et al. 2024 (arXiv 2406.18417) compare generated and reference states by their
 extent and MIZ-area distributions, MIZ-frequency maps, mean and spread maps, marginal
 distributions, power spectra and bound violations. :class:`SetSummary` holds all of them for one
 set (dim ``sample`` for generated states, ``time`` for reference states); :class:`ReferenceSummary`

@@ -1,107 +1,109 @@
 """``seaice-explorer evaluate``: the paper-style comparison of backends against a reference.
 
-Finn et al. 2024 (arXiv 2406.18417, Sec. 4) compare data-space and latent diffusion (with a
-Gaussian and a censored decoder) by extent and MIZ statistics, mean/spread maps, marginals,
-spectra and bound violations. This command generates ``--n`` states per backend and bounds mode
-(or reuses cached ones), scores them against every state of the reference
-(:mod:`.compare`), and writes a report folder::
+Finn et al. 2024 (arXiv 2406.18417) compare data-space and latent diffusion (with a Gaussian and a
+censored decoder) by extent and MIZ statistics, mean/spread maps, marginals, spectra and bound
+violations. :func:`evaluate` generates ``n`` states per backend and bounds mode (or reuses cached
+ones, :mod:`.samples`), scores them against every state of the reference (:mod:`.compare`), each
+score with its 90 % bootstrap interval (:mod:`.bootstrap`), judges the paper's three findings as
+effects with intervals (:mod:`.verdicts`) and writes a report folder::
 
-    seaice-explorer evaluate --n 64 --steps 20 --reference default --out report/
+    seaice-explorer evaluate --n 256 --steps 20 --reference default --out report/
+    evaluate(None, "default", out=Path("report"))        # the same, from Python
 
-    report/table.md, table.csv   one row per backend/bounds (+ reference rows), see compare.py
+    report/table.md, table.csv   one row per backend/bounds, the noise floor, the baseline and the reference
+    report/findings.json         every judged finding part (rules.FindingPart.to_dict), one object each
     report/maps.nc               MIZ frequency (+ differences), mean/std maps, spectra (CF attrs)
     report/*.png                 sample maps, MIZ-frequency maps, extent/MIZ histograms, spectra
-    report/README.md             command, date, version, device, timings, findings (findings.py)
+    report/README.md             command, date, version, device, timings, findings and their rules
     report/samples/*.nc          the sample cache (git-ignored, not part of the report)
 
-The backends are the folders of ``--models`` (:func:`seaice_explorer.registry.discover`); by
-default every backend trained on the reference's dataset. The bounds modes are ``raw``, ``clamp``
-and ``draw`` (:data:`seaice_explorer.registry.BOUNDS`; old names are mapped and deduplicated).
-``clamp`` is a projection clamp(x, l, u) of the ``raw`` sample, so each backend is sampled once
-with ``raw`` and projected here (:func:`project`); ``draw`` is sampled on its own. Combinations a
-backend does not support are skipped and listed, with the reason, in the README.
+The backends are the folders of ``models_dir`` (:func:`seaice_explorer.registry.discover`); by
+default every backend trained on the reference's dataset. Combinations of backend and bounds mode a
+backend does not support are skipped and listed, with the reason, in the README. The reference is
+any file ``open_reference`` reads; OSI SAF daily files (one, several or a glob) are put on the
+models' grid with the regridding of the bundled OSI SAF dataset (:func:`.data.osisaf.to_model_grid`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from os import PathLike
 from pathlib import Path
-from typing import Any
 
-import numpy as np
+import pandas as pd
 import xarray as xr
 
-from ..checkpoints import checkpoint_hash
+from ..arguments import non_negative_int, positive_int
 from ..data import open_reference
-from ..data.readers import dataset_name
+from ..data.osisaf import REFERENCE_KIND, to_model_grid
+from ..data.readers import dataset_name, is_osisaf_source
 from ..diffusion import generate as generate_mod
 from ..errors import SeaIceInputError
+from ..outputs import Output, atomic_file, check_outputs, mark_folder
 from ..plots import report_figures as figs
-from ..registry import BOUNDS, DEPRECATED_BOUNDS, ModelEntry, Registry, discover
-from ..variables import VARIABLES
-from . import findings as findings_mod
+from ..registry import BOUNDS, ModelEntry, Registry, discover
+from .bootstrap import (
+    DEFAULT_REPLICATES,
+    Score,
+    Spread,
+    baseline_distribution,
+    bootstrap_scores,
+    derived_seed,
+    reference_split_floor,
+)
 from .compare import M2_TO_1E6KM2, ReferenceSummary, SetSummary, same_grid, score_set
-from .report import RunInfo, build_table, maps_dataset, readme_text, table_markdown, write_maps
+from .features import StateFeatures
+from .report import RunInfo, build_table, maps_dataset, readme_text, table_markdown, verdicts_markdown, write_maps
+from .rules import FindingPart
+from .samples import SampleRequest, Sampled, Setting, obtain, plan_settings, project, sample_path  # noqa: F401
+from .verdicts import Contender, Verdicts, judge
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BOUNDS: tuple[str, ...] = ("raw", "clamp")
-SAMPLER = "heun"
+#: States per setting of a report.
+DEFAULT_N = 256
+#: Draws of the noise floor and of the baseline distribution.
+DEFAULT_DRAWS = 200
+
+Spec = str | PathLike | Sequence[str | PathLike]  # a name, a file, a glob or a list of files
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One backend at one bounds mode: one row of the table."""
+@dataclass(frozen=True, eq=False)
+class EvaluationReport:
+    """What :func:`evaluate` wrote: the table, the verdicts on the findings and the report's files."""
 
-    entry: ModelEntry
-    bounds: str  # raw | clamp | draw
+    folder: Path
+    table: pd.DataFrame
+    verdicts: Verdicts
+    files: tuple[Path, ...]
 
     @property
-    def backend(self) -> str:
-        return self.entry.name
-
-    @property
-    def label(self) -> str:
-        return f"{self.backend}/{self.bounds}"
-
-    @property
-    def raw_bounds(self) -> str:
-        """The bounds ``generate`` is called with: ``clamp`` is projected from the ``raw`` sample."""
-        return "raw" if self.bounds == "clamp" else self.bounds
+    def findings(self) -> tuple[FindingPart, ...]:
+        """Every judged finding part (the objects of ``findings.json``)."""
+        return self.verdicts.parts
 
 
-def plan_settings(entries: Sequence[ModelEntry], bounds: Sequence[str]) -> tuple[list[Setting], list[str]]:
-    """(valid settings, ``"backend/bounds: reason"`` of each skipped combination), backend then bounds order.
-
-    Old bounds names are mapped per backend (``entry.resolve_bounds``) and duplicates dropped.
-    """
-    unknown = [b for b in bounds if b not in BOUNDS and b not in DEPRECATED_BOUNDS]
-    if unknown:
-        raise SeaIceInputError("--bounds", f"unknown bounds {', '.join(map(repr, unknown))}", f"Use {', '.join(BOUNDS)}")
-    valid: dict[tuple[str, str], Setting] = {}
-    skipped: list[str] = []
-    for entry in {e.name: e for e in entries}.values():
-        for b in dict.fromkeys(bounds):
-            try:
-                mode = entry.resolve_bounds(b)
-            except SeaIceInputError as err:
-                skipped.append(f"{entry.name}/{b}: {err.problem}")
-                continue
-            valid.setdefault((entry.name, mode), Setting(entry, mode))
-    if not valid:
-        raise SeaIceInputError("--bounds", "no valid backend/bounds combination", "Include 'raw' or 'clamp'")
-    return list(valid.values()), skipped
+# --------------------------------------------------------------------------- backends and reference
+def spec_text(spec: Spec) -> str:
+    """A reference spec as one line of text."""
+    return str(spec) if isinstance(spec, (str, PathLike)) else " ".join(map(str, spec))
 
 
-def reference_dataset(spec: str, ref: xr.Dataset) -> str | None:
-    """The dataset name backends must be trained on to match the reference (None: unknown)."""
+def reference_dataset(spec: Spec, ref: xr.Dataset) -> str | None:
+    """The dataset name backends must be trained on to match the reference (None: unknown);
+    OSI SAF files are the ``osisaf`` dataset's observations."""
+    if is_osisaf_source(spec):
+        return "osisaf"
     return dataset_name(spec) or ref.attrs.get("dataset")
 
 
@@ -117,78 +119,23 @@ def select_backends(registry: Registry, names: Sequence[str] | None, dataset: st
     return entries
 
 
-# --------------------------------------------------------------------------- samples (cached)
-def sample_path(samples_dir: Path, backend: str, bounds: str, n: int, steps: int, seed: int) -> Path:
-    """``<samples>/<backend>_<bounds>_n<n>_s<steps>_seed<seed>.nc``."""
-    return Path(samples_dir) / f"{backend}_{bounds}_n{n}_s{steps}_seed{seed}.nc"
-
-
-def current_hashes(entry: ModelEntry) -> str:
-    """``name:sha256[:12],…`` of the checkpoints behind a backend, VAE first (as ``generate``'s attrs)."""
-    return ",".join(f"{folder.name}:{checkpoint_hash(folder)}" for folder in entry.folders)
-
-
-def _cache_matches(ds: xr.Dataset, backend: str, bounds: str, n: int, steps: int, seed: int, hashes: str) -> bool:
-    a = ds.attrs
-    return (a.get("backend") == backend and a.get("bounds") == bounds and ds.sizes.get("sample") == n
-            and int(a.get("steps", -1)) == steps and int(a.get("seed", -1)) == seed
-            and a.get("sampler") == SAMPLER and a.get("checkpoint_sha256") == hashes)
-
-
-@dataclass
-class Sampled:
-    """A raw sample and how it was obtained."""
-
-    ds: xr.Dataset
-    seconds: float  # wall time of the generate call (from the cache file when reused)
-    cached: bool
-    path: Path
-
-
-def obtain(entry: ModelEntry, bounds: str, args: argparse.Namespace, samples_dir: Path,
-           generate_fn: Callable[..., xr.Dataset]) -> Sampled:
-    """Reuse the cached sample if it matches (backend, bounds, n, steps, seed, checkpoints), else generate it."""
-    backend = entry.name
-    path = sample_path(samples_dir, backend, bounds, args.n, args.steps, args.seed)
-    hashes = current_hashes(entry)
-    if path.exists() and not args.no_cache:
-        with xr.open_dataset(path) as cached:
-            ds = cached.load()
-        if _cache_matches(ds, backend, bounds, args.n, args.steps, args.seed, hashes):
-            log.info("reusing %s", path)
-            return Sampled(ds, float(ds.attrs.get("generation_seconds", np.nan)), True, path)
-        log.warning("cache %s does not match the request or the checkpoints; regenerating", path)
-    log.info("generating %s bounds=%s n=%d steps=%d seed=%d", backend, bounds, args.n, args.steps, args.seed)
-    start = time.perf_counter()
-
-    def progress(info: dict[str, Any]) -> None:
-        step = int(info["i"])
-        if step % 5 == 4 or step == args.steps - 1:
-            log.info("%s: step %d/%d (sigma %.3g), %.0f s", backend, step + 1, args.steps, float(info["sigma"]),
-                     time.perf_counter() - start)
-
-    ds = generate_fn(backend, n=args.n, steps=args.steps, seed=args.seed, bounds=bounds, sampler=SAMPLER,
-                     device=args.device, models_dir=args.models, callback=progress)
-    seconds = time.perf_counter() - start
-    ds.attrs["generation_seconds"] = seconds
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".nc.tmp")
-    ds.to_netcdf(tmp, encoding={v: {"zlib": True, "complevel": 1} for v in ds.data_vars})
-    tmp.replace(path)
-    return Sampled(ds, seconds, False, path)
-
-
-def project(raw: xr.Dataset, bounds: str) -> xr.Dataset:
-    """``clamp`` from the raw sample: clamp(x, l, u) per variable with the bounds of
-    ``variables.VARIABLES``, the projection ``generate`` applies itself (land stays NaN)."""
-    if bounds != "clamp":
-        return raw
-    out = raw.copy()
-    for v in raw.data_vars:
-        if v in VARIABLES and VARIABLES[v].bounded:
-            out[v] = raw[v].clip(VARIABLES[v].lower, VARIABLES[v].upper, keep_attrs=True)
-    out.attrs.update(bounds=bounds, derived_from="the bounds='raw' sample, projected with clamp(x, l, u)")
+def on_model_grid(spec: Spec, ds: xr.Dataset, entries: Sequence[ModelEntry]) -> xr.Dataset:
+    """``ds`` as opened from ``spec``; OSI SAF files (read on their 25 km grid) averaged onto the
+    backends' grid with the bundled dataset's regridding (:func:`.data.osisaf.to_model_grid`)."""
+    if not is_osisaf_source(spec):
+        return ds
+    sizes = sorted({e.grid_size for e in entries})
+    if len(sizes) != 1:
+        raise SeaIceInputError(spec_text(spec), f"the backends have grids of {', '.join(map(str, sizes))} cells",
+                               "Evaluate backends of one grid at a time (--backends)")
+    out = to_model_grid(ds, sizes[0])
+    out.attrs.update(title=ds.attrs.get("title", ""), source=ds.attrs.get("source", ""), reference_kind=REFERENCE_KIND)
     return out
+
+
+def open_on_grid(spec: Spec, entries: Sequence[ModelEntry]) -> xr.Dataset:
+    """Open ``spec`` (``open_reference``), on the backends' grid, loaded."""
+    return on_model_grid(spec, open_reference(spec), entries).load()
 
 
 def _check_grid(ds: xr.Dataset, ref: xr.Dataset, label: str) -> None:
@@ -198,55 +145,22 @@ def _check_grid(ds: xr.Dataset, ref: xr.Dataset, label: str) -> None:
                                "Evaluate against a reference on the models' grid (the default reference at 128²)")
 
 
-# --------------------------------------------------------------------------- CLI
-def command_line(args: argparse.Namespace) -> str:
-    """The canonical command that reproduces this run."""
-    parts = ["seaice-explorer evaluate", "--backends", *args.backends, "--n", str(args.n), "--steps", str(args.steps),
-             "--reference", str(args.reference), "--out", str(args.out), "--bounds", *args.bounds,
-             "--seed", str(args.seed), "--device", str(args.device)]
-    if args.models:
-        parts += ["--models", str(args.models)]
-    if getattr(args, "baseline", None):
-        parts += ["--baseline", str(args.baseline)]
-    if args.samples_dir:
-        parts += ["--samples-dir", str(args.samples_dir)]
-    if args.no_cache:
-        parts.append("--no-cache")
-    return " ".join(parts)
+# --------------------------------------------------------------------------- scores with intervals
+def interval_columns(scores: dict[str, Score], row: dict[str, float]) -> dict[str, float]:
+    """``{score}_lo``/``{score}_hi`` of each bootstrap score that the row has."""
+    out = {}
+    for name, score in scores.items():
+        if name in row:
+            out[f"{name}_lo"], out[f"{name}_hi"] = score.ci_low, score.ci_high
+    return out
 
 
-def device_text(device: str) -> str:
-    import torch
-
-    if device == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(0)})"
-    return f"cpu ({os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()})"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backends", nargs="+", default=None,
-                        help="backends (model folders) to compare; default: every backend of the reference's dataset")
-    parser.add_argument("--n", type=int, default=64, help="samples per backend and bounds setting")
-    parser.add_argument("--steps", type=int, default=20, help="Heun steps (2·steps − 1 network evaluations)")
-    parser.add_argument("--reference", default="default", help="'default' or any file open_reference reads")
-    parser.add_argument("--out", default="report", help="report folder (created)")
-    parser.add_argument("--bounds", nargs="+", default=list(DEFAULT_BOUNDS),
-                        help=f"bounds modes ({', '.join(BOUNDS)}); combinations a backend does not support are skipped")
-    parser.add_argument("--baseline", default=None, metavar="DATA",
-                        help="also score --n random states of DATA (e.g. osisaf:train) like a backend's samples: "
-                             "a row no model can be expected to beat")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
-    parser.add_argument("--models", default=None, help="models directory (default: $SEAICE_EXPLORER_MODELS or models/)")
-    parser.add_argument("--models-dir", dest="models", help=argparse.SUPPRESS)
-    parser.add_argument("--samples-dir", default=None, help="sample cache (default: OUT/samples)")
-    parser.add_argument("--no-cache", action="store_true", help="regenerate even when cached samples exist")
-
-
-def _subsample(ref: xr.Dataset, n: int, seed: int) -> xr.Dataset:
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(ref.sizes["time"], size=min(n, ref.sizes["time"]), replace=False))
-    return ref.isel(time=idx)
+def spread_row(spreads: dict[str, Spread]) -> dict[str, float]:
+    """A table row of score distributions: the median in the score's column, the 5–95 % in ``_lo``/``_hi``."""
+    row: dict[str, float] = {}
+    for name, s in spreads.items():
+        row[name], row[f"{name}_lo"], row[f"{name}_hi"] = s.median, s.low, s.high
+    return row
 
 
 @dataclass
@@ -257,40 +171,89 @@ class Scored:
     summaries: dict[str, SetSummary]  # setting label -> summary
     raw: dict[tuple[str, str], Sampled]  # (backend, raw bounds) -> sample
     settings: dict[str, Setting]  # setting label -> setting
+    features: dict[tuple[str, str], StateFeatures]  # (backend, bounds) -> per-state features
 
 
 def _describe(entry: ModelEntry) -> dict[str, object]:
     return {"backend": entry.name, "label": entry.label, "kind": entry.kind, "decoder": entry.decoder}
 
 
-def generate_and_score(settings: Sequence[Setting], args: argparse.Namespace, ref: xr.Dataset,
-                       ref_summary: ReferenceSummary, samples_dir: Path, info: RunInfo,
+def features_of(scored: Scored, backend: str, bounds: str, ref_features: StateFeatures) -> StateFeatures:
+    """The features of one backend's set at ``bounds`` (``clamp`` projected from ``raw``), computed once."""
+    key = (backend, bounds)
+    if key not in scored.features:
+        raw = scored.raw[(backend, "raw" if bounds == "clamp" else bounds)].ds
+        scored.features[key] = StateFeatures.of(project(raw, bounds), "sample", bands=ref_features.bands)
+    return scored.features[key]
+
+
+def generate_and_score(settings: Sequence[Setting], request: SampleRequest, ref: xr.Dataset,
+                       ref_summary: ReferenceSummary, ref_features: StateFeatures, samples_dir: Path, info: RunInfo,
                        generate_fn: Callable[..., xr.Dataset]) -> Scored:
-    """One raw sample per backend (cached), projected to each bounds setting and scored."""
-    scored = Scored([], {}, {}, {})
+    """One raw sample per backend (cached), projected to each bounds setting and scored with intervals."""
+    scored = Scored([], {}, {}, {}, {})
     t_scores = 0.0
     for setting in settings:
         key = (setting.backend, setting.raw_bounds)
         if key not in scored.raw:
-            sampled = scored.raw[key] = obtain(setting.entry, key[1], args, samples_dir, generate_fn)
+            sampled = scored.raw[key] = obtain(setting.entry, key[1], request, samples_dir, generate_fn)
             _check_grid(sampled.ds, ref, str(sampled.path))
             info.checkpoints[setting.backend] = sampled.ds.attrs.get("checkpoint_sha256", "")
-            info.generation.append(f"{setting.backend} bounds={key[1]}: {sampled.seconds:.1f} s for {args.n} samples "
-                                   f"({'cached' if sampled.cached else 'generated'}, "
+            info.generation.append(f"{setting.backend} bounds={key[1]}: {sampled.seconds:.1f} s for {request.n} "
+                                   f"samples ({'cached' if sampled.cached else 'generated'}, "
                                    f"device {sampled.ds.attrs.get('device', '?')}, {sampled.ds.attrs.get('precision', '?')})")
         sampled = scored.raw[key]
         t0 = time.perf_counter()
         row, summary = score_set(project(sampled.ds, setting.bounds), ref_summary)
+        boot = bootstrap_scores(features_of(scored, setting.backend, setting.bounds, ref_features), ref_features,
+                                info.replicates, seed=derived_seed(request.seed, "scores", setting.label))
         t_scores += time.perf_counter() - t0
-        scored.rows.append({**_describe(setting.entry), "bounds": setting.bounds, **row,
-                            "time_per_sample_s": sampled.seconds / args.n})
+        scored.rows.append({**_describe(setting.entry), "bounds": setting.bounds, **row, **interval_columns(boot, row),
+                            "time_per_sample_s": sampled.seconds / request.n})
         scored.summaries[setting.label] = summary
         scored.settings[setting.label] = setting
     info.timings["generation (this run)"] = sum(s.seconds for s in scored.raw.values() if not s.cached)
-    info.timings["scores"] = t_scores
+    info.timings["scores and intervals"] = t_scores
     return scored
 
 
+def contenders(scored: Scored, entries: Sequence[ModelEntry], ref_features: StateFeatures) -> list[Contender]:
+    """Each backend with a raw sample, with its ``raw`` and ``clamp`` sets, for the findings."""
+    out = []
+    for entry in entries:
+        if (entry.name, "raw") in scored.raw:
+            sets = {b: features_of(scored, entry.name, b, ref_features) for b in ("raw", "clamp")}
+            out.append(Contender(entry.name, entry.kind, entry.decoder, sets))
+    return out
+
+
+REFERENCE_ROW: dict[str, str] = {"label": "reference", "kind": "reference", "decoder": "none"}
+
+
+def noise_rows(ref_features: StateFeatures, baseline: Spec | None, entries: Sequence[ModelEntry],
+               info: RunInfo) -> tuple[list[dict[str, object]], dict[str, Spread]]:
+    """The rows of what n states score without a model: the out-of-sample noise floor (n reference states
+    against the others) and, with a baseline, n states of another real period; each the median of
+    ``info.draws`` draws with the 5–95 % range. Also returns the baseline's spreads ({} without one)."""
+    rows: list[dict[str, object]] = []
+    if ref_features.n >= 2:
+        info.n_floor = min(info.n, ref_features.n // 2)
+        floor = reference_split_floor(ref_features, info.n_floor, info.draws, seed=derived_seed(info.seed, "floor"))
+        rows.append({"backend": "reference-split-floor", "bounds": "–", **REFERENCE_ROW, "n": info.n_floor,
+                     "label": f"noise floor: {info.n_floor} reference states against the others, "
+                              f"median of {info.draws} draws", **spread_row(floor)})
+    if not baseline:
+        return rows, {}
+    other = StateFeatures.of(open_on_grid(baseline, entries), "time", bands=ref_features.bands)
+    info.n_baseline = min(info.n, other.n)
+    spreads = baseline_distribution(other, ref_features, info.n_baseline, info.draws,
+                                    seed=derived_seed(info.seed, "baseline"))
+    rows.append({"backend": f"baseline {spec_text(baseline)}", "bounds": "–", "label": "baseline",
+                 "kind": "baseline", "decoder": "none", "n": info.n_baseline, **spread_row(spreads)})
+    return rows, spreads
+
+
+# --------------------------------------------------------------------------- figures
 def native_settings(scored: Scored) -> dict[str, Setting]:
     """Per backend, the setting the figures show: its native bounds, else raw, else the first evaluated."""
     out: dict[str, Setting] = {}
@@ -304,69 +267,181 @@ def native_settings(scored: Scored) -> dict[str, Setting]:
     return out
 
 
-def write_figures(scored: Scored, ref: xr.Dataset, ref_summary: ReferenceSummary, out: Path) -> None:
+def write_figures(scored: Scored, ref: xr.Dataset, ref_summary: ReferenceSummary, out: Path) -> list[Path]:
     """The four PNGs, for the native setting of each backend, in each backend's colour."""
     native = native_settings(scored)
     colours = {k: s.entry.colour for k, s in native.items()}
     r = ref_summary.summary
     samples = {k: project(scored.raw[(s.backend, s.raw_bounds)].ds, s.bounds) for k, s in native.items()}
-    figs.sample_maps(ref, samples, out / "sample_maps.png", colours=colours)
+    paths = [out / name for name in ("sample_maps.png", "miz_frequency.png", "distributions.png", "spectra.png")]
+    figs.sample_maps(ref, samples, paths[0], colours=colours)
     figs.miz_frequency_maps(r.miz_frequency, {k: scored.summaries[k].miz_frequency for k in native},
-                            out / "miz_frequency.png", colours=colours)
+                            paths[1], colours=colours)
     dist = {k: {"extent": scored.summaries[k].extent * M2_TO_1E6KM2,
                 "miz_area": scored.summaries[k].miz_area * M2_TO_1E6KM2} for k in native}
     figs.distributions({"extent": r.extent * M2_TO_1E6KM2, "miz_area": r.miz_area * M2_TO_1E6KM2}, dist,
-                       out / "distributions.png", colours=colours)
-    figs.spectra(r.spectrum, {k: scored.summaries[k].spectrum for k in native}, out / "spectra.png",
+                       paths[2], colours=colours)
+    figs.spectra(r.spectrum, {k: scored.summaries[k].spectrum for k in native}, paths[3],
                  small_scale_km=ref_summary.bands[0][1], colours=colours)
+    return paths
+
+
+# --------------------------------------------------------------------------- the library function
+def command_line(backends: Sequence[str], reference: Spec, *, out: str | PathLike, n: int, steps: int, seed: int,
+                 bounds: Sequence[str], baseline: str | None, models_dir: str | PathLike | None, device: str,
+                 replicates: int, draws: int, samples_dir: str | PathLike | None, no_cache: bool) -> str:
+    """The canonical command that reproduces this run."""
+    refs = [reference] if isinstance(reference, (str, PathLike)) else list(reference)
+    parts = ["seaice-explorer", "evaluate", "--backends", *backends, "--n", n, "--steps", steps,
+             "--reference", *refs, "--out", out, "--bounds", *bounds, "--seed", seed, "--device", device,
+             "--replicates", replicates, "--draws", draws]
+    if models_dir:
+        parts += ["--models", models_dir]
+    if baseline:
+        parts += ["--baseline", baseline]
+    if samples_dir:
+        parts += ["--samples-dir", samples_dir]
+    if no_cache:
+        parts.append("--no-cache")
+    return " ".join(shlex.quote(str(p)) for p in parts)
+
+
+def device_text(device: str) -> str:
+    import torch
+
+    if device == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return f"cpu ({os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()})"
+
+
+def _write_text(path: Path, text: str) -> Path:
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
+    return path
+
+
+def _inputs(*specs: Spec | None) -> list[object]:
+    out: list[object] = []
+    for spec in specs:
+        out += [spec] if spec is None or isinstance(spec, (str, PathLike)) else list(spec)
+    return out
+
+
+def evaluate(backends: Sequence[str] | None = None, reference: Spec = "default", *, out: str | PathLike,
+             n: int = DEFAULT_N, steps: int = 20, seed: int = 0, bounds: Sequence[str] = DEFAULT_BOUNDS,
+             baseline: str | None = None, models_dir: str | PathLike | None = None, device: str = "auto",
+             replicates: int = DEFAULT_REPLICATES, draws: int = DEFAULT_DRAWS,
+             samples_dir: str | PathLike | None = None, no_cache: bool = False, overwrite: bool = False,
+             generate_fn: Callable[..., xr.Dataset] | None = None) -> EvaluationReport:
+    """Generate (or reuse) ``n`` states per backend and bounds mode, score them with intervals, judge the
+    findings and write the report folder ``out`` (see the module docstring).
+
+    ``backends``: model folder names (default: every backend of the reference's dataset); ``reference``
+    and ``baseline``: anything ``open_reference`` reads (OSI SAF files are regridded onto the models'
+    grid); ``replicates``: bootstrap replicates of every interval; ``draws``: draws of the noise floor and
+    the baseline distribution; ``generate_fn``: stands in for :func:`.diffusion.generate.generate`.
+    Raises :class:`SeaIceInputError` before any work when ``out`` would lose data (an existing report
+    needs ``overwrite``) or an input is unusable.
+    """
+    clock = t0 = time.perf_counter()
+    out = Path(out)
+    check_outputs([Output(out, "report")], overwrite=overwrite, inputs=_inputs(reference, baseline, models_dir))
+    registry = discover(models_dir).require()
+    opened = open_reference(reference)
+    entries = select_backends(registry, backends, reference_dataset(reference, opened))
+    ref = on_model_grid(reference, opened, entries).load()
+    settings, skipped = plan_settings(entries, bounds)
+    request = SampleRequest(n, steps, seed, device, models_dir, no_cache)
+    names = [e.name for e in entries]
+    info = RunInfo(command_line(names, reference, out=out, n=n, steps=steps, seed=seed, bounds=bounds,
+                                baseline=baseline, models_dir=models_dir, device=device, replicates=replicates,
+                                draws=draws, samples_dir=samples_dir, no_cache=no_cache),
+                   datetime.now(timezone.utc), device_text(generate_mod.pick_device(device).type),
+                   reference=spec_text(reference), n=n, steps=steps, seed=seed, replicates=replicates, draws=draws,
+                   baseline=baseline, skipped=skipped)
+    for reason in skipped:
+        log.warning("skipping %s", reason)
+    out.mkdir(parents=True, exist_ok=True)
+    mark_folder(out, "report", "evaluate")
+    samples = Path(samples_dir) if samples_dir else out / "samples"
+    samples.mkdir(parents=True, exist_ok=True)
+    if samples_dir is None:
+        (samples / ".gitignore").write_text("*\n")
+
+    ref_summary = ReferenceSummary.of(ref)
+    ref_features = StateFeatures.of(ref, "time")
+    info.timings["reference statistics"] = time.perf_counter() - t0
+    scored = generate_and_score(settings, request, ref, ref_summary, ref_features, samples, info,
+                                generate_fn or generate_mod.generate)
+
+    t0 = time.perf_counter()
+    floor_rows, baseline_spreads = noise_rows(ref_features, baseline, entries, info)
+    rows = [*scored.rows, *floor_rows, {"backend": "reference", "bounds": "all states", **REFERENCE_ROW,
+                                        **ref_summary.summary.row}]
+    baseline_median = getattr(baseline_spreads.get("miz_area_w1_1e6km2"), "median", None)
+    table = build_table(rows)
+    info.timings["noise floor and baseline"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    verdicts = judge(contenders(scored, entries, ref_features), ref_features, replicates=replicates, seed=seed,
+                     baseline_miz_area_w1=baseline_median)
+    info.timings["findings"] = time.perf_counter() - t0
+
+    files = [out / "table.csv"]
+    with atomic_file(files[0]) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    files.append(_write_text(out / "table.md", table_markdown(table, ref_summary.small_band_label)))
+    findings_json = json.dumps(verdicts.to_json(), indent=2, ensure_ascii=False) + "\n"
+    files.append(_write_text(out / "findings.json", findings_json))
+    t0 = time.perf_counter()
+    files.append(write_maps(maps_dataset(ref_summary, scored.summaries, ref), out / "maps.nc"))
+    files += write_figures(scored, ref, ref_summary, out)
+    info.timings["maps and figures"] = time.perf_counter() - t0
+    info.timings["total"] = time.perf_counter() - clock
+    files.append(_write_text(out / "README.md", readme_text(info, ref, ref_summary, table, verdicts,
+                                                            ref_features.bands)))
+    log.info("wrote %s/ in %.0f s", out, info.timings["total"])
+    return EvaluationReport(out, table, verdicts, tuple(files))
+
+
+# --------------------------------------------------------------------------- CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backends", nargs="+", default=None,
+                        help="backends (model folders) to compare; default: every backend of the reference's dataset")
+    parser.add_argument("--n", type=positive_int, default=DEFAULT_N, help="samples per backend and bounds setting")
+    parser.add_argument("--steps", type=positive_int, default=20, help="Heun steps (2·steps − 1 network evaluations)")
+    parser.add_argument("--reference", nargs="+", default=["default"],
+                        help="'default', 'osisaf:SPLIT' or any file(s) open_reference reads; OSI SAF daily files "
+                             "(one, several or a quoted glob) are put on the models' grid")
+    parser.add_argument("--out", default="report",
+                        help="report folder (created and marked; an existing one needs --overwrite)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the files of an existing report folder that evaluate wrote (no other folder)")
+    parser.add_argument("--bounds", nargs="+", default=list(DEFAULT_BOUNDS),
+                        help=f"bounds modes ({', '.join(BOUNDS)}); combinations a backend does not support are skipped")
+    parser.add_argument("--baseline", default=None, metavar="DATA",
+                        help="also score --n random states of DATA (e.g. osisaf:train), many draws: a row no model "
+                             "can be expected to beat, and finding 1's convergence guard")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--replicates", type=positive_int, default=DEFAULT_REPLICATES,
+                        help="bootstrap replicates of every interval")
+    parser.add_argument("--draws", type=positive_int, default=DEFAULT_DRAWS,
+                        help="draws of the noise floor and of the baseline distribution")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    parser.add_argument("--models", default=None, help="models directory (default: $SEAICE_EXPLORER_MODELS or models/)")
+    parser.add_argument("--models-dir", dest="models", help=argparse.SUPPRESS)
+    parser.add_argument("--samples-dir", default=None, help="sample cache (default: OUT/samples)")
+    parser.add_argument("--no-cache", action="store_true", help="regenerate even when cached samples exist")
 
 
 def run(args: argparse.Namespace, generate_fn: Callable[..., xr.Dataset] | None = None) -> int:
-    """Generate (or reuse), score, and write the report folder; see the module docstring."""
-    clock = t0 = time.perf_counter()
-    registry = discover(args.models)
-    ref = open_reference(args.reference).load()
-    entries = select_backends(registry, args.backends, reference_dataset(args.reference, ref))
-    args.backends = [e.name for e in entries]
-    settings, skipped = plan_settings(entries, args.bounds)
-    info = RunInfo(command_line(args), datetime.now(timezone.utc),
-                   device_text(generate_mod.pick_device(args.device).type), skipped=skipped)
-    for reason in skipped:
-        log.warning("skipping %s", reason)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    samples_dir = Path(args.samples_dir) if args.samples_dir else out / "samples"
-    samples_dir.mkdir(parents=True, exist_ok=True)
-    if args.samples_dir is None:
-        (samples_dir / ".gitignore").write_text("*\n")
-
-    ref_summary = ReferenceSummary.of(ref)
-    info.timings["reference statistics"] = time.perf_counter() - t0
-    scored = generate_and_score(settings, args, ref, ref_summary, samples_dir, info,
-                                generate_fn or generate_mod.generate)
-
-    sub_row, _ = score_set(_subsample(ref, args.n, args.seed), ref_summary, dim="time")
-    reference = {"label": "reference", "kind": "reference", "decoder": "none"}
-    rows = scored.rows + [{"backend": "reference-subsample", "bounds": "–", **reference, **sub_row}]
-    if args.baseline:  # another period of real data at the same n: how different another real period is
-        base_row, _ = score_set(_subsample(open_reference(args.baseline).load(), args.n, args.seed), ref_summary,
-                                dim="time")
-        rows.append({"backend": f"baseline {args.baseline}", "bounds": "–", "label": "baseline",
-                     "kind": "baseline", "decoder": "none", **base_row})
-    rows.append({"backend": "reference", "bounds": "all states", **reference, **ref_summary.summary.row})
-    table = build_table(rows)
-    table.to_csv(out / "table.csv", index=False, float_format="%.6g")
-    band = ref_summary.small_band_label
-    (out / "table.md").write_text(table_markdown(table, band))
-    verdicts = findings_mod.assess(table)
-
-    t0 = time.perf_counter()
-    write_maps(maps_dataset(ref_summary, scored.summaries, ref), out / "maps.nc")
-    write_figures(scored, ref, ref_summary, out)
-    info.timings["maps and figures"] = time.perf_counter() - t0
-    info.timings["total"] = time.perf_counter() - clock
-    (out / "README.md").write_text(readme_text(info, ref, ref_summary, table, verdicts, args))
-    print(table_markdown(table, band))
-    print(findings_mod.findings_markdown(verdicts))
-    print(f"\nwrote {out}/ in {info.timings['total']:.0f} s")
+    """The CLI: :func:`evaluate` with the parsed options; prints the table and the verdicts."""
+    reference = args.reference[0] if len(args.reference) == 1 else list(args.reference)
+    report = evaluate(args.backends, reference, out=args.out, n=args.n, steps=args.steps, seed=args.seed,
+                      bounds=args.bounds, baseline=args.baseline, models_dir=args.models, device=args.device,
+                      replicates=args.replicates, draws=args.draws, samples_dir=args.samples_dir,
+                      no_cache=args.no_cache, overwrite=args.overwrite, generate_fn=generate_fn)
+    print((report.folder / "table.md").read_text())
+    print(verdicts_markdown(report.verdicts))
+    print(f"\nwrote {report.folder}/")
     return 0

@@ -1,4 +1,10 @@
-"""The three findings of Finn et al. 2024 (arXiv 2406.18417), judged from an ``evaluate`` table.
+"""The three findings of Finn et al. 2024 (arXiv 2406.18417), judged from an ``evaluate`` table by point rules.
+
+**Superseded** by :mod:`.verdicts` (issue 21): these rules compare point estimates (a geometric mean
+within ×1.5, "below the baseline") and cannot fail for want of samples; ``evaluate`` now judges each
+finding as paired effects with intervals and rules that can fail (``findings.json``). This module is
+kept for the names the tour reads from a report's table (:func:`assess`, :data:`COMPARABLE_FACTOR`,
+:func:`score_ratios`, :func:`native_rows`) and :data:`HEADLINE_SCORES`, which both modules share.
 
 Each verdict follows mechanically from numbers in the table, by the rules below; nothing is tuned
 to favour an answer. Rows are told apart by their ``kind`` (``data``: data-space diffusion,

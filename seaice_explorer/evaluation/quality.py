@@ -3,7 +3,7 @@
 A few-step sampler is worth having when its samples score like Heun's with 20 steps (39 NFE)
 within the sampling noise of the scores at this n. The noise floor is the score of n random
 reference states against all of them (the ``reference-subsample`` row of ``evaluate``). Scores:
-extent W1, MIZ-area W1 (10⁶ km²) and MIZ-frequency RMSE (Finn et al. 2024, Sec. 4.2).
+extent W1, MIZ-area W1 (10⁶ km²) and MIZ-frequency RMSE (Finn et al. 2024).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def quality_against_nfe(backends: Sequence[str] | None = None, n: int = 64, seed
                         generate_fn: Callable[..., xr.Dataset] = generate) -> dict[str, Any]:
     """Rows (backend, sampler, steps, nfe, seconds, scores) and the noise floor, JSON-ready."""
     registry = discover(models_dir)
-    names = list(backends) if backends else registry.names
+    names = list(backends) if backends else registry.require().names
     ref = open_reference(reference).load()
     summary = ReferenceSummary.of(ref)
     floor, _ = score_set(subsample(ref, n, seed), summary, dim="time", marginals=False, maps=False)

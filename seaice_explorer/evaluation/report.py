@@ -1,13 +1,14 @@
 """The ``evaluate`` report files: the comparison table (Markdown/CSV), ``maps.nc`` and ``README.md``.
 
-Finn et al. 2024 (arXiv 2406.18417, Sec. 4) report their comparison as a table of scores per
-model; this module lays out the rows of :mod:`.compare` the same way and writes the maps and the
-README with the verdicts of :mod:`.findings`.
+Finn et al. 2024 (arXiv 2406.18417) report their comparison as a table of scores per model; this
+module lays out the rows of :mod:`.compare` the same way, each score with its 90 % bootstrap
+interval (``{score}_lo``, ``{score}_hi``), and writes the maps and the README with the verdicts of
+:mod:`.verdicts`.
 """
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,9 +19,14 @@ import pandas as pd
 import xarray as xr
 
 from .. import __version__
+from ..outputs import atomic_file
 from ..variables import VARIABLES
-from . import findings as findings_mod
 from .compare import ReferenceSummary, SetSummary
+from .verdicts import CLAIMS, Verdicts, large_band, rules_text
+
+#: Suffixes of a score's interval columns: the 5 % and 95 % bootstrap percentiles (or, on the noise-floor
+#: and baseline rows, of the score over many draws).
+INTERVAL = ("_lo", "_hi")
 
 
 # --------------------------------------------------------------------------- the table
@@ -52,7 +58,8 @@ PER_VARIABLE: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
 
 
 def build_table(rows: list[dict[str, object]]) -> pd.DataFrame:
-    """One DataFrame row per setting (+ reference rows) with every score column."""
+    """One DataFrame row per setting (+ reference rows) with every score column, each followed by its
+    ``_lo``/``_hi`` interval columns when it has them."""
     table = pd.DataFrame(rows)
     spec = [c for c in table.columns if str(c).endswith("_spec_ratio_small")]
     if spec:
@@ -61,7 +68,11 @@ def build_table(rows: list[dict[str, object]]) -> pd.DataFrame:
     if "extent_p90_1e6km2" in table.columns and "extent_p10_1e6km2" in main:
         main.insert(main.index("extent_p10_1e6km2") + 1, "extent_p90_1e6km2")
     first = [c for c in ("backend", "bounds", "label", "kind", "decoder") if c in table.columns] + main
-    return table[first + [c for c in table.columns if c not in first]]
+    scores = first + [c for c in table.columns if c not in first and not str(c).endswith(INTERVAL)]
+    order = []
+    for c in scores:
+        order += [c] + [f"{c}{s}" for s in INTERVAL if f"{c}{s}" in table.columns]
+    return table[order + [c for c in table.columns if c not in order]]
 
 
 def _cell(value: object, fmt: str) -> str:
@@ -70,13 +81,22 @@ def _cell(value: object, fmt: str) -> str:
     return format(value, fmt) if isinstance(value, (int, float, np.number)) else str(value)
 
 
+def _with_interval(row: pd.Series, key: str, fmt: str) -> str:
+    """``value [lo, hi]`` when the row has a finite interval for ``key``, else the value alone."""
+    value = _cell(row[key], fmt)
+    lo, hi = (row.get(f"{key}{s}") for s in INTERVAL)
+    if all(isinstance(b, (float, np.floating)) and np.isfinite(b) for b in (lo, hi)):
+        return f"{value} [{_cell(lo, fmt)}, {_cell(hi, fmt)}]"
+    return value
+
+
 def _markdown(header: list[str], lines: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return "\n".join(out + ["| " + " | ".join(line) + " |" for line in lines])
 
 
 def table_markdown(table: pd.DataFrame, small_band: str) -> str:
-    """The main table and one small table per per-variable score, in Markdown."""
+    """The main table and one small table per per-variable score, in Markdown: ``value [lo, hi]``."""
     keys = [k for k in MAIN_COLUMNS if k in table.columns]
     header = ["backend/bounds"] + [MAIN_COLUMNS[k][0].replace("small scales", small_band) for k in keys]
     lines = []
@@ -84,9 +104,10 @@ def table_markdown(table: pd.DataFrame, small_band: str) -> str:
         cells = [f"{row['backend']}/{row['bounds']}"]
         for k in keys:
             if k == "extent_p10_1e6km2":
-                cells.append(f"{_cell(row[k], '.2f')}–{_cell(row['extent_p90_1e6km2'], '.2f')}")
+                lo, hi = _cell(row[k], ".2f"), _cell(row["extent_p90_1e6km2"], ".2f")
+                cells.append("–" if lo == hi == "–" else f"{lo}–{hi}")
             else:
-                cells.append(_cell(row[k], MAIN_COLUMNS[k][1]))
+                cells.append(_with_interval(row, k, MAIN_COLUMNS[k][1]))
         lines.append(cells)
     parts = [_markdown(header, lines)]
     for suffix, (title, fmt) in PER_VARIABLE.items():
@@ -95,7 +116,8 @@ def table_markdown(table: pd.DataFrame, small_band: str) -> str:
         if not cols:
             continue
         title = title.replace("smallest-scale band", f"smallest-scale band ({small_band})")
-        body = [[f"{r['backend']}/{r['bounds']}"] + [_cell(r[c], fmt) for c in cols] for _, r in table.iterrows()]
+        body = [[f"{r['backend']}/{r['bounds']}"] + [_with_interval(r, c, fmt) for c in cols]
+                for _, r in table.iterrows()]
         parts.append(f"**{title}**\n\n" + _markdown(["backend/bounds"] + names, body))
     return "\n\n".join(parts) + "\n"
 
@@ -140,35 +162,59 @@ def write_maps(ds: xr.Dataset, path: Path) -> Path:
         enc[name] = {"zlib": True, "complevel": 6, "dtype": "float32"}
         if "y" in da.dims:
             enc[name]["least_significant_digit"] = 4
-    ds.to_netcdf(path, encoding=enc)
+    with atomic_file(path) as tmp:
+        ds.to_netcdf(tmp, encoding=enc)
     return path
 
 
 # --------------------------------------------------------------------------- README
 @dataclass
 class RunInfo:
-    """What the README records about one evaluate run."""
+    """What the README records about one evaluate run: its request, and what happened."""
 
     command: str
     started: datetime
     device: str
+    reference: str  # the --reference as given
+    n: int
+    steps: int
+    seed: int
+    replicates: int
+    draws: int
+    baseline: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     generation: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "backend/bounds: reason"
     checkpoints: dict[str, str] = field(default_factory=dict)
+    n_floor: int | None = None  # states per draw of the reference-split noise floor
+    n_baseline: int | None = None  # states per draw of the baseline period
 
 
-def _baseline_text(args: argparse.Namespace) -> str:
-    base = getattr(args, "baseline", None)
-    if not base:
-        return ""
-    return (f" The `baseline {base}` row scores {args.n} random states of `{base}` (real data of another period) "
-            "exactly like a backend's samples: how different another real period is at this n, a row no model "
-            "can be expected to beat.")
+def verdicts_markdown(verdicts: Verdicts) -> str:
+    """Each finding with its overall verdict, then every part with its effect and interval."""
+    lines = []
+    for number, claim in CLAIMS.items():
+        lines.append(f"{number}. **{claim}: {verdicts.verdict(number)}.**")
+        lines += [f"   - {j.text}" for j in verdicts.of(number)]
+        lines += [f"   - {note}" for note in verdicts.notes.get(number, ())]
+    return "\n".join(lines)
+
+
+def _noise_text(info: RunInfo) -> str:
+    text = ""
+    if info.n_floor:
+        text += (f" The `reference-split-floor` row is the out-of-sample noise floor: {info.n_floor} reference "
+                 f"states scored against the other reference states, median over {info.draws} draws, with the "
+                 "5–95 % range of the draws in place of an interval; what a perfect generator scores at this n.")
+    if info.baseline:
+        text += (f" The `baseline {info.baseline}` row scores {info.n_baseline} random states of `{info.baseline}` "
+                 f"(real data of another period) against the whole reference: median and 5–95 % range over "
+                 f"{info.draws} draws, a row no model can be expected to beat.")
+    return text
 
 
 def readme_text(info: RunInfo, ref: xr.Dataset, ref_summary: ReferenceSummary, table: pd.DataFrame,
-                verdicts: list[findings_mod.Finding], args: argparse.Namespace) -> str:
+                verdicts: Verdicts, bands: Sequence[tuple[float, float]]) -> str:
     """The report's README: command, date, version, device, timings, findings, files, definitions."""
     timing = "\n".join(f"- {k}: {v:.1f} s" for k, v in info.timings.items())
     gen = "\n".join(f"- {line}" for line in info.generation)
@@ -188,38 +234,43 @@ large-scale sea-ice modelling* (arXiv 2406.18417), on this project's data.
 - date: {info.started.strftime('%Y-%m-%d %H:%M UTC')}
 - seaice-explorer {__version__}
 - device: {info.device}
-- reference: `{args.reference}`, {ref_summary.n} states, {ref.attrs.get('grid', '')}
+- reference: `{info.reference}`, {ref_summary.n} states, {ref.attrs.get('grid', '')}
   ({ref.attrs.get('reference_kind') or ref.attrs.get('title', '')})
-- samples: n = {args.n} per setting, Heun, {args.steps} steps ({2 * args.steps - 1} network evaluations), seed {args.seed};
+- samples: n = {info.n} per setting, Heun, {info.steps} steps ({2 * info.steps - 1} network evaluations), \
+seed {info.seed};
   skipped invalid combinations: {skipped}{reasons}
+- intervals: 90 % percentile bootstrap, {info.replicates:,} replicates (generated and reference states resampled)
 
 ## Findings of the paper, on these numbers
 
-{findings_mod.findings_markdown(verdicts)}
+{verdicts_markdown(verdicts)}
 
-Rules (from `seaice_explorer/evaluation/findings.py`): each backend is judged at its native
-bounds mode (`raw`; `clamp`, the point estimate, for the censored decoder), rows are told apart by
-their `kind` (data space or latent) and `decoder` columns. (1) comparable when the geometric mean
-of the latent ÷ data-space ratios of extent W1, MIZ-area W1, MIZ-frequency RMSE, normalised
-mean/std-map RMSE and energy distance lies within ×{findings_mod.COMPARABLE_FACTOR:g}; (2) a latent
-backend smooths more than data space when its small-scale ({band}) spectrum ratio is lower than
-the data-space backend's for most variables; (3) censored vs Gaussian decoder: lower
-MIZ-frequency RMSE, lower MIZ-area W1, and zero bound violations where the Gaussian decoder has
-some. The `reference-subsample` row scores {min(args.n, ref_summary.n)} random reference states
-against all of them: the sampling noise floor of each score at this n.{_baseline_text(args)} Note that clamping never
-changes extent, MIZ area or MIZ frequency (they depend on 0.15 ≤ sic ≤ 0.80 only).
+Every part is also in `findings.json` (finding, part, verdict, effect, ci_low, ci_high, null, margin,
+n, backends).
+
+Rules (`seaice_explorer/evaluation/verdicts.py`, margins and levels fixed in `rules.py` before the
+numbers were seen). {rules_text(bands[0][1], large_band(bands), info.replicates)}
 
 ## Table
 
+Each score is given as `value [lo, hi]`: the value of the whole set and its 90 % bootstrap interval
+(5th and 95th percentiles of {info.replicates:,} replicates that resample the generated and the reference
+states). A distance near its noise floor (the `reference-split-floor` row) is mostly sampling noise, and
+resampling adds more: its interval can then lie wholly above the value, a sign that the score is at the
+floor, not a bound on it.{_noise_text(info)} Clamping never changes extent, MIZ area or MIZ frequency
+(they depend on 0.15 ≤ sic ≤ 0.80 only).
+
 {table_markdown(table, band)}
-Full precision and every column: `table.csv`. Areas in 10⁶ km²; per-variable RMSEs and energy
-distances in the variable's units (sit m, sic and sid 1, siu and siv m s⁻¹); "norm." columns are
-divided by each variable's normalisation std (`variables.VARIABLES[v].std`) and averaged over
-variables. W1: Wasserstein-1 between the distributions over states. MIZ-frequency RMSE:
-area-weighted over ocean cells. Spectrum ratio: mean power generated ÷ reference summed over the
-band. Bound violations: mean over bounded variables (sit, sic, sid) of the fraction of ocean
-cells beyond a bound. Time per sample: wall time of `generate` ÷ n (the raw sample of a
-backend serves raw and clamp).
+Full precision and every column: `table.csv` (`{{score}}_lo`, `{{score}}_hi`: the interval). Areas in
+10⁶ km²; per-variable RMSEs and energy distances in the variable's units (sit m, sic and sid 1, siu
+and siv m s⁻¹); "norm." columns are divided by each variable's normalisation std
+(`variables.VARIABLES[v].std`) and averaged over variables. W1: Wasserstein-1 between the
+distributions over states. MIZ-frequency RMSE: area-weighted over ocean cells. Spectrum ratio: mean
+power generated ÷ reference summed over the band (the median over variables has no interval of its
+own; each variable's ratio has one). Bound violations: mean over bounded variables (sit, sic, sid) of
+the fraction of ocean cells beyond a bound. The intervals of the marginal distances are computed on
+1,000-bin histograms (within one bin width of the exact value). Time per sample: wall time of
+`generate` ÷ n (the raw sample of a backend serves raw and clamp).
 
 ## Timings
 
@@ -235,6 +286,7 @@ Generation:
 ## Files
 
 - `table.md`, `table.csv`: the table above.
+- `findings.json`: every judged finding part, one object each.
 - `maps.nc`: MIZ frequency per setting, reference and difference; mean and std maps; mean spectra.
 - `sample_maps.png`, `miz_frequency.png`, `distributions.png`, `spectra.png`: figures (native settings).
 - `samples/`: the cached samples (git-ignored; reused by the next run unless `--no-cache`).

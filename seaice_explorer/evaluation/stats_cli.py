@@ -28,13 +28,17 @@ Keys present per variable in the file with a finite bound (``variables.VARIABLES
 of finite ocean cells on (|x − bound| ≤ 1e-6) and beyond each bound, in the order of the
 variable table (sit, sic, sid, snt); velocities have no bounds and no keys.
 
-Definitions: :mod:`seaice_explorer.stats.state`. Exit code 2 with a message on stderr for a
-missing or unreadable file.
+Definitions: :mod:`seaice_explorer.stats.state`. Units: each file's ``units`` attributes decide
+(``units="%"`` is percent whatever the values; see :func:`seaice_explorer.data.validate_dataset`).
+Exit code 2 with a message on stderr, and nothing on stdout, for a missing, unreadable or invalid
+file (±inf values, unknown units, a Zarr store with pickled chunks, a bad ``osisaf:SPLIT``): the
+paths and dataset names are all checked before any statistic is computed.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import math
 from pathlib import Path
@@ -44,6 +48,9 @@ import pandas as pd
 import xarray as xr
 
 from ..data import open_reference
+from ..data.osisaf import parse_osisaf_name, split_period
+from ..data.readers import dataset_name
+from ..data.validate import require_file
 from ..stats.state import state_stats
 
 #: key -> (state_stats variable, factor from SI); always present in every record
@@ -126,7 +133,18 @@ def format_table(records: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def check_files(files: list[str]) -> None:
+    """Refuse a missing file or a bad ``osisaf:SPLIT`` before any file is read (SeaIceInputError)."""
+    for spec in files:
+        split = parse_osisaf_name(spec)
+        if split is not None:
+            split_period(xr.Dataset(), split, spec)  # the split's form and dates (the bundled SPLITS)
+        elif dataset_name(spec) is None and not glob.has_magic(spec):
+            require_file(spec)
+
+
 def run(args: argparse.Namespace) -> int:
+    check_files(args.files)
     records = [rec for path in args.files for rec in file_records(path)]
     if args.json:
         print(json.dumps(records, indent=1, allow_nan=False))

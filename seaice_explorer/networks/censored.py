@@ -1,4 +1,4 @@
-"""The censored Gaussian of the censored VAE decoder (Finn et al. 2024, arXiv 2406.18417, Sec. 2.2).
+"""The censored Gaussian of the censored VAE decoder (Finn et al. 2024, arXiv 2406.18417).
 
 A value y of a bounded variable is modelled as y = clamp(μ + σ ε, l, u) with ε ~ N(0, 1): a
 Gaussian whose mass below l (above u) sits exactly at l (u). Its negative log-likelihood per cell:
@@ -57,7 +57,7 @@ def censored_gaussian_nll(
     *,
     reduction: Literal["mean", "none"] = "mean",
 ) -> torch.Tensor:
-    """Censored-Gaussian NLL (Finn et al. 2024, Sec. 2.2), averaged over ALL weighted cells together.
+    """Censored-Gaussian NLL (Finn et al. 2024), averaged over ALL weighted cells together.
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ def gaussian_nll(
 
 
 def censored_point(mu: torch.Tensor, lower: torch.Tensor | float, upper: torch.Tensor | float) -> torch.Tensor:
-    """Point estimate of the censored decoder: clamp(μ, l, u) (Finn et al. 2024, Sec. 2.2)."""
+    """Point estimate of the censored decoder: clamp(μ, l, u) (Finn et al. 2024)."""
     lo = per_channel(lower, mu)
     hi = per_channel(upper, mu)
     return torch.minimum(torch.maximum(mu, lo), hi)

@@ -2,7 +2,7 @@
 
 The residual block with a scale-shift (FiLM) conditioning on the noise embedding follows the
 DDPM++ / ADM blocks used by Karras et al. 2022 (EDM, arXiv 2206.00364, Appendix F) and by
-Finn et al. 2024 (arXiv 2406.18417, Sec. 3); the embedding of ``c_noise`` is the sinusoidal
+Finn et al. 2024 (arXiv 2406.18417); the embedding of ``c_noise`` is the sinusoidal
 positional embedding of Vaswani et al. 2017 as in EDM's ``PositionalEmbedding``.
 """
 

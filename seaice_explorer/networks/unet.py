@@ -3,8 +3,8 @@
 Architecture after the DDPM++ U-Net of Karras et al. 2022 (EDM, arXiv 2206.00364, App. F.2),
 scaled down for CPU training: residual blocks with a scale-shift of the noise embedding,
 optional self-attention at chosen levels (and in the middle when the lowest level is among
-them), skip connections from every encoder block. For data-space diffusion (Finn et al. 2024,
-Sec. 3) the land mask and the x/y coordinates are conditioning channels passed as
+them), skip connections from every encoder block. For data-space diffusion (Finn et al. 2024)
+the land mask and the x/y coordinates are conditioning channels passed as
 ``net(x, c_noise, cond=...)``: the denoiser contract is ``D(x, σ, **cond)`` as in EDM and k-diffusion.
 """
 

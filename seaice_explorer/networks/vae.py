@@ -1,6 +1,6 @@
 """Convolutional VAE mapping the normalised 5-channel state to a latent and back.
 
-Finn et al. 2024 (arXiv 2406.18417, Sec. 2.2-2.3): a fully convolutional encoder gives the
+Finn et al. 2024 (arXiv 2406.18417): a fully convolutional encoder gives the
 mean and log-variance of a Gaussian posterior q(z|x); the decoder gives the location ``mu`` of
 a per-cell Gaussian, or censored Gaussian, with a learned scale per variable. The loss is the
 negative log-likelihood averaged over all ocean cells plus ``beta`` times the KL divergence to

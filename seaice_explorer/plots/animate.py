@@ -1,6 +1,6 @@
 """Take-away animations of one sample's denoising: an animated GIF, an MP4 and single PNG frames.
 
-One frame per sampler step (Karras et al. 2022, Alg. 1; Finn et al. 2024, Sec. 3): on the left
+One frame per sampler step (Karras et al. 2022, Alg. 1; Finn et al. 2024): on the left
 the noisy state the network sees at that step, scaled to unit variance by the EDM input scaling
 c_in = 1 / sqrt(σ_data² + σ²) (Karras et al. 2022, Tab. 1); on the right the model's guess of the
 final state, decoded to a map. Every frame is labelled with the step and σ. Drawn with matplotlib

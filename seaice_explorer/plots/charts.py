@@ -1,7 +1,7 @@
 """Charts for the comparison of generated ensembles with the reference (HoloViews, no Panel).
 
 Histograms of extent and MIZ area, power spectra on log-log axes (the smoothing diagnostic of
-Finn et al. 2024, Sec. 4.3), a table of scores, bound-violation bars and latent-space images.
+Finn et al. 2024), a table of scores, bound-violation bars and latent-space images.
 """
 
 from __future__ import annotations

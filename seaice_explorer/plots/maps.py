@@ -15,7 +15,7 @@ Land is drawn from the mask and the coastline is the mask's 0.5 contour: nothing
 (no Natural Earth, no tiles). Images larger than 256² are rasterised with Datashader for the
 visible range (``hv.streams.RangeXY``), so 512² neXtSIM fields stay fast.
 
-The MIZ contours are sic = 0.15 and sic = 0.80 (Finn et al. 2024, Sec. 4.2).
+The MIZ contours are sic = 0.15 and sic = 0.80 (Finn et al. 2024).
 """
 
 from __future__ import annotations

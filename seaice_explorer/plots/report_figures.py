@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..outputs import atomic_file
 from ..variables import VARIABLES
 from .style import DIFF_CMAP, LAND_COLOUR, REFERENCE, source_colours
 
@@ -32,7 +33,8 @@ Colours = Mapping[str, str]
 
 def _save(fig, path: str | Path) -> Path:
     path = Path(path)
-    fig.savefig(path, dpi=DPI)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=DPI, format=path.suffix.lstrip(".") or "png")
     return path
 
 

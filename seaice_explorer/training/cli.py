@@ -2,9 +2,9 @@
 
 Examples
 --------
-seaice-explorer train vae --decoder censored --data default --out models/vae-censored --steps 4000
-seaice-explorer train dm --data default --out models/dm --steps 4000 --batch-size 4
-seaice-explorer train ldm --vae models/vae-censored --data default --out models/ldm-censored --steps 6000
+seaice-explorer train vae --decoder censored --data default --out models/my-vae-censored --steps 4000
+seaice-explorer train dm --data default --out models/my-dm --steps 4000 --batch-size 4
+seaice-explorer train ldm --vae models/my-vae-censored --data default --out models/my-ldm-censored --steps 6000
 seaice-explorer train dm --preset paper-512 --data 'run/Moorings_*.nc' --crop 128 --out models/dm-512
 """
 
@@ -18,7 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..arguments import non_negative_int, positive_float, positive_int, probability
+from ..configs import is_named_dataset
 from ..errors import SeaIceInputError
+from ..outputs import Output, check_outputs
+from .data import dataset_name
 from .diffusion import train_diffusion
 from .distributed import setup, teardown
 from .presets import DEFAULT_PRESET, PRESETS, preset_hyperparameters
@@ -42,31 +46,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override one config key (JSON value), e.g. --set base_channels=48")
     parser.add_argument("--data", default="default",
                         help="'default' (bundled reference), a canonical NetCDF/Zarr path, or a store from `prepare` (streamed)")
-    parser.add_argument("--out", required=True, type=Path, help="checkpoint folder, e.g. models/vae-gaussian")
-    parser.add_argument("--steps", type=int, default=1000, help="total optimiser steps")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW)")
-    parser.add_argument("--warmup", type=int, default=None, help="warm-up steps (default min(500, steps/20))")
-    parser.add_argument("--ema-decay", type=float, default=0.999)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, type=Path,
+                        help="checkpoint folder, e.g. models/my-vae (an existing one needs --resume or --overwrite)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train afresh into an existing checkpoint folder, replacing its model")
+    parser.add_argument("--steps", type=positive_int, default=1000, help="total optimiser steps")
+    parser.add_argument("--batch-size", type=positive_int, default=8)
+    parser.add_argument("--lr", type=positive_float, default=5e-4, help="peak learning rate (AdamW)")
+    parser.add_argument("--warmup", type=non_negative_int, default=None, help="warm-up steps (default min(500, steps/20))")
+    parser.add_argument("--ema-decay", type=probability, default=0.999)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/train_state")
-    parser.add_argument("--stop-at", type=int, default=None, help="stop after this step (resume later)")
+    parser.add_argument("--stop-at", type=positive_int, default=None, help="stop after this step (resume later)")
     parser.add_argument("--decoder", choices=("gaussian", "censored"), default=None, help="VAE decoder (default gaussian)")
     parser.add_argument("--vae", help="VAE checkpoint for ldm, e.g. models/vae-gaussian")
-    parser.add_argument("--crop", type=int, default=0,
+    parser.add_argument("--crop", type=non_negative_int, default=0,
                         help="random square crops of this size (patch training, dm/vae); 0 = whole fields (default)")
     parser.add_argument("--normalisation", choices=("table", "data"), default="table",
                         help="per-variable mean/std from the variable table or from the training data")
-    parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--checkpoint-every", type=positive_int, default=500)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (CPU or CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA: faster after warm-up)")
-    parser.add_argument("--workers", type=int, default=2,
+    parser.add_argument("--workers", type=non_negative_int, default=2,
                         help="DataLoader worker processes reading a store from `prepare` (0: read in the trainer)")
     parser.add_argument("--channels-last", dest="channels_last", action="store_true", default=None,
                         help="channels-last memory format (default: on CUDA only; on the CPU it slowed training)")
     parser.add_argument("--no-channels-last", dest="channels_last", action="store_false", help="keep the default memory format")
-    parser.add_argument("--snapshot-every", type=int, default=0,
+    parser.add_argument("--snapshot-every", type=non_negative_int, default=0,
                         help="keep a copy of the checkpoint every k steps in <out>/train_state/snapshots/ (learning curves)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     parser.add_argument("--no-preview", action="store_true",
@@ -105,8 +112,23 @@ def build_config(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+def _warn_outside(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    """Say up front what the model will record about data outside its models folder."""
+    dataset = params.get("dataset") or dataset_name(args.data, Path(args.out).parent)
+    if not is_named_dataset(dataset) and Path(dataset).is_absolute():
+        log.info("the data lie outside the models folder %s: the model keeps its grid in %s/grid.nc and "
+                 "records dataset=%s as a label only (a models folder reads nothing outside it; compare "
+                 "against the data with --reference)", Path(args.out).parent, args.out, dataset)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.resume and args.overwrite:
+        raise SeaIceInputError("--resume/--overwrite", "both given", "Pass --resume to continue a model, "
+                               "or --overwrite to train it afresh")
+    check_outputs([Output(args.out, "checkpoint")], overwrite=args.resume or args.overwrite,
+                  inputs=[args.data, args.vae, args.config], flag="--resume (continue) or --overwrite (start afresh)")
     params = build_config(args)
+    _warn_outside(args, params)
     if args.device != "cpu":  # reproducible cuDNN kernels (process-wide, the CLI owns the process)
         import torch
 

@@ -2,7 +2,7 @@
 
 Normalisation z = (x - mean) / std per variable (the variable table's values or statistics of
 the training data over ocean cells). Values are clamped to the normalised physical bounds so a
-value at a bound is *exactly* at it, as the censored likelihood needs (Finn et al. 2024, Sec. 2.2).
+value at a bound is *exactly* at it, as the censored likelihood needs (Finn et al. 2024).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-from pathlib import Path
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -23,7 +23,9 @@ from torch import Tensor
 from ..data import open_reference
 from ..data.osisaf import training_subset
 from ..data.readers import dataset_name as named_dataset
+from ..configs import GRID_FILE
 from ..errors import SeaIceInputError
+from ..outputs import atomic_file
 from ..variables import STATE_VARIABLES, VARIABLES
 from .distributed import Shard
 
@@ -64,13 +66,41 @@ class TrainingData:
         return normalised_bounds(self.variables, self.mean, self.std)
 
 
-def dataset_name(data: object) -> str:
+def dataset_name(data: object, models_dir: str | os.PathLike | None = None) -> str:
     """The ``dataset`` a model's config records for its training data: a dataset name (``default``,
-    ``osisaf``; a split suffix dropped), a file's absolute path, or the data's title."""
+    ``osisaf``; a split suffix dropped), a file's path relative to ``models_dir`` when it lies inside
+    (the registry reads no other path), else its absolute path, or the data's title."""
     if isinstance(data, (str, os.PathLike)):
-        return named_dataset(data) or str(Path(data).expanduser().resolve())
+        path = Path(data).expanduser().resolve()
+        root = Path(models_dir).expanduser().resolve() if models_dir is not None else None
+        relative = path.relative_to(root).as_posix() if root is not None and path.is_relative_to(root) else None
+        return named_dataset(data) or relative or str(path)
     attrs = getattr(getattr(data, "ds", data), "attrs", {}) or {}
     return str(attrs.get("dataset") or attrs.get("title") or "in-memory data")
+
+
+GRID_COORDS = ("y", "x", "lat", "lon", "mask", "cell_area")
+
+
+def write_grid(out: str | os.PathLike, data: object) -> Path | None:
+    """Keep the data's grid (coordinates, land mask, cell areas) as ``grid.nc`` in the checkpoint folder.
+
+    Only for data that is not a known dataset: the model then samples from its own folder alone,
+    wherever its training files were (a models folder reads nothing outside it). None when skipped.
+    """
+    if isinstance(data, TrainingData) or (isinstance(data, (str, os.PathLike)) and named_dataset(data)):
+        return None
+    ds = data if isinstance(data, xr.Dataset) else open_reference(data)
+    names = [k for k in GRID_COORDS if k in ds.coords or k in ds.variables]
+    if "mask" not in names:
+        return None
+    grid = xr.Dataset(coords={k: ds[k].variable for k in names}).load()
+    grid.attrs = {k: ds.attrs[k] for k in ("grid", "proj4", "resolution_m") if k in ds.attrs}
+    path = Path(out) / GRID_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as tmp:
+        grid.to_netcdf(tmp)
+    return path
 
 
 def normalised_bounds(variables: Sequence[str], mean: Sequence[float], std: Sequence[float]) -> tuple[Tensor, Tensor]:

@@ -1,4 +1,4 @@
-"""Training of the data-space (``dm``) and latent (``ldm``) denoisers (Finn et al. 2024, Sec. 3).
+"""Training of the data-space (``dm``) and latent (``ldm``) denoisers (Finn et al. 2024).
 
 Both use the EDM loss (Karras et al. 2022, Sec. 5: log-normal p(σ), λ(σ) = 1/c_out²). The data
 -space U-Net trains on random crops of the normalised state; the matching crops of the land mask
@@ -38,7 +38,7 @@ from ..diffusion.schedules import karras_sigmas
 from ..errors import SeaIceInputError
 from ..networks.unet import fixed_conditioning
 from ..registry import ModelEntry
-from .data import Normalisation, TrainingData, dataset_name, denormalise, memory_batches, random_crop
+from .data import Normalisation, TrainingData, dataset_name, denormalise, memory_batches, random_crop, write_grid
 from .distributed import current_shard, local_device
 from .loops import TrainOptions, TrainResult, fit, seeded_module
 from .report import save_states_png
@@ -82,7 +82,7 @@ def train_diffusion(
     else:
         raise SeaIceInputError("kind", f"unknown denoiser kind {kind!r}", "Use 'dm' or 'ldm'")
     params.update(variables=list(td.variables), grid_size=td.grid_size, grid=td.grid, mean=list(td.mean), std=list(td.std))
-    params.setdefault("dataset", dataset_name(data))
+    params.setdefault("dataset", dataset_name(data, Path(out).parent))
     cfg = DenoiserConfig.from_dict(params)
     model = seeded_module(lambda: build_module(cfg), opts.seed)
     cond_full = None
@@ -115,6 +115,8 @@ def train_diffusion(
     card = {"training_data": td.source, "parameters": sum(p.numel() for p in model.parameters())}
     if cfg.kind == "ldm":
         card["vae"] = f"{cfg.vae} (sha256 {cfg.vae_hash})"
+    if shard.main:  # the grid travels with the weights (registry, pipeline.grid_of)
+        write_grid(out, data)
     result = fit(model, loss_fn, draw, cfg, out, opts, card)
     if result.step >= opts.steps and shard.main:
         _finalise(result, cfg, td, vae, opts)

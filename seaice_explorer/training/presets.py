@@ -5,7 +5,7 @@
 
 - ``default-128``: the shipped models on the 128² default grid (50 km): a VAE with f = 4 to an
   8×32×32 latent, a latent U-Net for 32² and a 5-level data-space U-Net (128² -> 8²).
-- ``paper-512``: the 512² configuration of Finn et al. 2024 (arXiv 2406.18417, Sec. 3), the size
+- ``paper-512``: the 512² configuration of Finn et al. 2024 (arXiv 2406.18417), the size
   of their neXtSIM CREG025 fields: a VAE with f = 8 to a 16×64×64 latent from 5×512×512 (for both
   decoders), a latent U-Net for 64² and a 7-level data-space U-Net (512² -> 8², attention at 8²).
   The data-space U-Net is convolutional with attention only at its lowest level, so it trains on

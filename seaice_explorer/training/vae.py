@@ -1,4 +1,4 @@
-"""Training of the VAE with a Gaussian or censored-Gaussian decoder (Finn et al. 2024, Sec. 2.2)."""
+"""Training of the VAE with a Gaussian or censored-Gaussian decoder (Finn et al. 2024)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from ..errors import SeaIceInputError
 from ..networks import VAE
 from ..registry import native_bounds
 from ..variables import VARIABLES
-from .data import Fields, Normalisation, TrainingData, dataset_name, denormalise, random_crop
+from .data import Fields, Normalisation, TrainingData, dataset_name, denormalise, random_crop, write_grid
 from .distributed import current_shard, local_device
 from .loops import TrainOptions, TrainResult, fit, seeded_module
 from .report import save_states_png
@@ -50,7 +51,7 @@ def train_vae(
     td = open_training_data(data, params.get("variables"), normalisation)
     params.update(variables=list(td.variables), grid_size=td.grid_size, grid=td.grid,
                   mean=list(td.mean), std=list(td.std))
-    params.setdefault("dataset", dataset_name(data))
+    params.setdefault("dataset", dataset_name(data, Path(out).parent))
     cfg = VAEConfig.from_dict(params)
     size = opts.crop or td.grid_size
     if size % cfg.downsample or size > td.grid_size:
@@ -77,6 +78,8 @@ def train_vae(
 
     n_params = sum(p.numel() for p in model.parameters())
     card = {"training_data": td.source, "parameters": n_params}
+    if shard.main:  # the grid travels with the weights (registry, pipeline.grid_of)
+        write_grid(out, data)
     result = fit(model, loss_fn, draw, cfg, out, opts, card, entry="loss")
     if result.step >= opts.steps and shard.main:
         _finalise(result, cfg, td, opts)

@@ -2,8 +2,8 @@
 
 :class:`ReferenceData` is a reference set (dim ``time``) and its :class:`~compare.ReferenceSummary`,
 :class:`Result` a generated ensemble (dim ``sample``) and its :class:`~compare.SetSummary` against
-it: extent and MIZ-area distributions, MIZ-frequency maps (Finn et al. 2024, Sec. 4.2), mean/spread
-maps, power spectra (Sec. 4.3), bound violations and a row of scores, the same numbers as the
+it: extent and MIZ-area distributions, MIZ-frequency maps (Finn et al. 2024), mean/spread
+maps, power spectra, bound violations and a row of scores, the same numbers as the
 ``evaluate`` table. This module adds only what the screen needs: map geometry, labels, units of
 display (10⁶ km²) and the replay of one sample's denoising path (:class:`Trajectory`).
 No Panel and no HoloViews here: plain xarray/numpy.

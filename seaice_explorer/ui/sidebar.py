@@ -30,6 +30,9 @@ class Sidebar(Viewer):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         s = self.state
+        notice = texts.registry_notice(s.registry)
+        self.models_notice = pn.pane.Alert(notice, alert_type="warning", visible=bool(notice),
+                                           css_classes=["models-notice"], margin=(0, 10))
         self.dataset = pn.widgets.Select.from_param(s.param.dataset, label="Data set",
                                                     options={dataset_label(d): d for d in s.param.dataset.objects},
                                                     visible=len(s.param.dataset.objects) > 1)
@@ -101,7 +104,7 @@ class Sidebar(Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            self.dataset, _heading("Models to compare"), self.backends, self.no_backend,
+            self.models_notice, self.dataset, _heading("Models to compare"), self.backends, self.no_backend,
             self.variable, self.n,
             pn.pane.Markdown("Sampler", margin=(0, 10)), self.sampler, self.steps,
             pn.Row(self.seed, self.new_seed),

@@ -82,8 +82,11 @@ class ExplorerState(param.Parameterized):
                  auto_regenerate: bool = True, **params: Any) -> None:
         self.registry = registry
         datasets = registry.datasets or [DEFAULT_DATASET]
-        # reference name -> what the server opens: each data set's own reference, then the extra ones
-        self.sources = {**{ds: dataset_reference(ds) for ds in datasets}, **dict(sources or {})}
+        # reference name -> what the server opens: each data set's own reference (a known name, or its
+        # file inside the models folder, never the current directory), then the extra ones
+        own = {ds: registry.dataset_source(ds) for ds in datasets}  # None: a label, no data to open
+        self.sources = {**{ds: dataset_reference(src) for ds, src in own.items() if src is not None},
+                        **dict(sources or {})} or {DEFAULT_DATASET: DEFAULT_DATASET}
         self.param.dataset.objects = datasets
         self.param.reference.objects = list(self.sources)
         for key, value in self._offer(params.get("dataset", datasets[0])).items():
@@ -114,7 +117,8 @@ class ExplorerState(param.Parameterized):
         self.param.variable.objects = variables
         chosen = self.registry.default_selection(dataset)
         return {"dataset": dataset, "backends": chosen, "denoise_backend": chosen[-1] if chosen else None,
-                "reference": dataset, "variable": "sic" if "sic" in variables else variables[0]}
+                "reference": dataset if dataset in self.sources else next(iter(self.sources)),
+                "variable": "sic" if "sic" in variables else variables[0]}
 
     @param.depends("dataset", watch=True)
     def _on_dataset(self) -> None:

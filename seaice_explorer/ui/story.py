@@ -170,7 +170,7 @@ def _speed(stop: Stop, s: ExplorerState, reports: Reports) -> str:
                      for c in costs)
     per_sample = f" Per sample here: {each}." if costs else ""
     return ("**Speed: latent diffusion is faster**, because its network works on the small code, not the full map. "
-            f"{live}{per_sample}{report} The paper reports about 25× at 512² on a GPU.")
+            f"{live}{per_sample}{report} A third-party summary of the paper gives about 25× at 512².")
 
 
 STORIES = {"ice": _ice, "denoise": _denoise, "latent": _latent, "finding1": _finding1, "finding2": _finding2,

@@ -95,10 +95,12 @@ ABOUT = """\
   the real Arctic land mask and plausible seasonal ice. It is **not neXtSIM output** and not
   observations. It exists so the explorer works offline, out of the box, with no download.
 - **The shipped models** (listed below, read from `models/*/config.json`) were trained by this
-  project on that synthetic reference; their model cards in `models/*/README.md` give the data,
-  the command, the hardware, the training time and the scores. They have learnt the synthetic
-  reference, so they say nothing yet about real sea ice. Your own trained models appear here
-  when the server starts with `panel serve app.py --args --models DIR`.
+  project: `dm`, `ldm-gaussian` and `ldm-censored` on that synthetic reference (a demonstration of
+  the pipeline: what they show is about the generator's formulas, not the Arctic), and the
+  observed family `osisaf-*` on real satellite concentration (below). Their model cards in
+  `models/*/README.md` give the data, the command, the hardware, the training time and the scores.
+  Your own trained models appear here when the server starts with
+  `panel serve app.py --args --models DIR`.
 - **Real neXtSIM output** can be used as the reference: start the server with
   `panel serve app.py --args --reference /path/to/nextsim_output.nc` (a neXtSIM / NEMO-CREG025
   file with `sit`, `sic`, `damage`, `siu`, `siv`; add `--grid ds_auxiliary.nc` when the file
@@ -108,8 +110,8 @@ ABOUT = """\
   sea-ice concentration record (OSI-450-a), measured from space by microwave radiometers and
   averaged onto the same 50 km grid (`data/osisaf_sic_2016_2019_128.nc`; Copyright EUMETSAT).
   Satellites see concentration only, so models of this data set (`osisaf-*`, trained on 2016–2018
-  and judged on 2019) generate concentration only. They appear under their own data set once
-  trained; the data set can also be opened by name (`osisaf`, `osisaf:2019`).
+  and judged on 2019) generate concentration only. They are shipped and appear under their own
+  data set; the data set can also be opened by name (`osisaf`, `osisaf:2019`).
 - **Other observed files** (OSI SAF OSI-450, NSIDC CDR or NASA Team) can be added with
   `--observed PATH` (repeatable).
 - Generation and all statistics run on this server; the page makes no requests to the internet.
@@ -152,8 +154,21 @@ def models_markdown(registry: Registry) -> str:
         decoder = "data space, no decoder" if e.decoder == "none" else f"latent, {e.decoder} decoder"
         lines.append(f"- `{e.name}`: {e.label} ({decoder}); data set **{e.dataset}**; variables "
                      f"{', '.join(e.variables)}")
-    if not registry.entries:
-        lines.append("- **No backend found.** Train one (`seaice-explorer train`) or start the server with "
-                     "`--models DIR` pointing at a folder of trained models.")
+    err = registry.unusable()
+    if err is not None:
+        lines.append(f"- **No backend found:** {err.problem}. {err.fix} (start the server with `--models DIR`).")
     lines += [f"- ⚠ `{folder}` could not be used: {why}" for folder, why in registry.broken.items()]
+    return "\n".join(lines)
+
+
+def registry_notice(registry: Registry) -> str:
+    """The sidebar's warning: which model folders were refused and why, or why no backend is offered;
+    "" when every folder works."""
+    err = registry.unusable()
+    if not registry.broken:
+        return "" if err is None else f"**No backend.** {err.problem}. {err.fix}."
+    head = ("**No usable model:** every model folder was refused" if err is not None else
+            f"**{len(registry.broken)} model folder{'s' if len(registry.broken) > 1 else ''} refused**")
+    lines = [f"{head} (more in the About tab):"]
+    lines += [f"- `{folder}`: {why}" for folder, why in registry.broken.items()]
     return "\n".join(lines)

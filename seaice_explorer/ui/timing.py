@@ -1,7 +1,7 @@
 """The paper's speed claim, shown live: what the last generation cost per backend (no Panel).
 
-Finn et al. 2024 find latent diffusion about 25× faster than data-space diffusion at 512² on a
-GPU: the denoiser works on a 64² latent instead of the 512² state. Here the same comparison is
+Latent diffusion targets lower computational costs (Finn et al. 2024, abstract): the denoiser works
+on a small latent instead of the full state (a third-party summary of the paper gives about 25× at 512²). Here the same comparison is
 measured on whatever the last Generate ran (``generate`` records the network evaluations and the
 seconds of sampling and decoding in its attrs).
 """
@@ -63,10 +63,10 @@ def timing_markdown(cs: list[Cost]) -> str:
     ratio = speedup(cs)
     if ratio is None:
         tail = ("Select a data-space and a latent backend together to measure the paper's third finding "
-                "here: latent diffusion is faster because its denoiser works on a small latent.")
+                "here: latent diffusion is meant to be faster because its denoiser works on a small latent.")
     else:
         tail = (f"**Latent diffusion was {ratio:.1f}× faster per sample than data space, measured right here** "
-                f"on this {cs[0].device.upper()} and grid. Finn et al. (2024) report about 25× at 512² on a GPU, "
+                f"on this {cs[0].device.upper()} and grid. A third-party summary of Finn et al. (2024) gives about 25× at 512², "
                 "where the latent is 64× smaller than the state; on this 128² grid the latent is 20× smaller "
                 "(5×128² → 8×32²), so the ratio is lower.")
     return "#### What this generation cost\n" + "\n".join(rows) + "\n\n" + tail

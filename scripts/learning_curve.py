@@ -1,0 +1,75 @@
+"""The data-space model's learning curve (issue 21): each kept checkpoint of ``osisaf-dm`` scored on 2019.
+
+    python scripts/learning_curve.py [--n 256] [--steps 10] [--sampler dpmpp-2m] [--out docs/evaluation-osisaf/learning_curve.json]
+
+Every snapshot in ``models/osisaf-dm/train_state/snapshots/step_*`` (written by ``train
+--snapshot-every``; ``step_003000`` is the first shipped checkpoint) is copied into a temporary
+models folder, sampled ``--n`` times and scored against every day of 2019 with 90 % bootstrap
+intervals (``evaluation.bootstrap``). The baseline is the distribution of ``--n`` random days of
+2016-2018 scored the same way (median and 5-95 %). The convergence target of issue 21: MIZ-area W1
+at most 1.5x the baseline's median. A snapshot already in the output file is not scored again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from seaice_explorer.data import open_reference
+from seaice_explorer.diffusion.generate import generate
+from seaice_explorer.evaluation.bootstrap import baseline_distribution, bootstrap_scores
+from seaice_explorer.evaluation.features import StateFeatures
+
+ROOT = Path(__file__).resolve().parents[1]
+SCORES = ("extent_w1_1e6km2", "miz_area_w1_1e6km2", "miz_freq_rmse", "mean_rmse_norm", "std_rmse_norm", "energy_norm")
+TARGET = 1.5  # MIZ-area W1 at most this many times the baseline's median (issue 21)
+log = logging.getLogger("learning_curve")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="osisaf-dm")
+    ap.add_argument("--n", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--sampler", default="dpmpp-2m")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "evaluation-osisaf" / "learning_curve.json")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    record = json.loads(args.out.read_text()) if args.out.is_file() else {"rows": []}
+    done = {row["step"] for row in record["rows"]}
+    ref = StateFeatures.of(open_reference("osisaf:2019").load(), "time")
+    base = baseline_distribution(StateFeatures.of(open_reference("osisaf:train").load(), "time", bands=ref.bands),
+                                 ref, args.n, draws=200, seed=args.seed)
+    record.update(settings={k: v for k, v in vars(args).items() if k != "out"}, target=TARGET,
+                  baseline={k: base[k].__dict__ for k in SCORES if k in base})
+    snapshots = sorted((ROOT / "models" / args.model / "train_state" / "snapshots").glob("step_*"))
+    for snap in snapshots:
+        step = int(snap.name.split("_")[1])
+        if step in done:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(snap, Path(tmp) / args.model)
+            t0 = time.perf_counter()
+            ds = generate(args.model, n=args.n, steps=args.steps, seed=args.seed, sampler=args.sampler,
+                          bounds="raw", device="cpu", models_dir=tmp)
+            seconds = time.perf_counter() - t0
+        scores = bootstrap_scores(StateFeatures.of(ds, "sample", bands=ref.bands), ref, seed=args.seed)
+        row = {"step": step, "states_seen": step * 4, "sampling_s": round(seconds, 1),
+               **{k: [scores[k].estimate, scores[k].ci_low, scores[k].ci_high] for k in SCORES if k in scores}}
+        ratio = row["miz_area_w1_1e6km2"][0] / base["miz_area_w1_1e6km2"].median
+        row["miz_area_w1_vs_baseline_median"] = round(ratio, 3)
+        row["converged"] = bool(ratio <= TARGET)
+        record["rows"] = sorted([*record["rows"], row], key=lambda r: r["step"])
+        args.out.write_text(json.dumps(record, indent=1) + "\n")
+        log.info("step %d: MIZ-area W1 %.3f (%.3f-%.3f) = %.2fx the baseline median; %s", step,
+                 *row["miz_area_w1_1e6km2"], ratio, "converged" if row["converged"] else "not converged")
+
+
+if __name__ == "__main__":
+    main()

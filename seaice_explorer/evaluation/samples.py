@@ -1,0 +1,159 @@
+"""The generated sets ``evaluate`` scores: backend/bounds settings, the sample cache and the ``clamp`` projection.
+
+The bounds modes are ``raw``, ``clamp`` and ``draw`` (:data:`seaice_explorer.registry.BOUNDS`; old
+names are mapped and deduplicated). ``clamp`` is a projection clamp(x, l, u) of the ``raw`` sample,
+so each backend is sampled once with ``raw`` and projected here (:func:`project`); ``draw`` is sampled
+on its own. A sample is cached as ``<samples>/<backend>_<bounds>_n<n>_s<steps>_seed<seed>.nc`` and
+reused while its request and the backend's checkpoints are unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..checkpoints import checkpoint_hash
+from ..errors import SeaIceInputError
+from ..outputs import atomic_file
+from ..registry import BOUNDS, DEPRECATED_BOUNDS, ModelEntry
+from ..variables import VARIABLES
+
+log = logging.getLogger(__name__)
+
+SAMPLER = "heun"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One backend at one bounds mode: one row of the table."""
+
+    entry: ModelEntry
+    bounds: str  # raw | clamp | draw
+
+    @property
+    def backend(self) -> str:
+        return self.entry.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend}/{self.bounds}"
+
+    @property
+    def raw_bounds(self) -> str:
+        """The bounds ``generate`` is called with: ``clamp`` is projected from the ``raw`` sample."""
+        return "raw" if self.bounds == "clamp" else self.bounds
+
+
+def plan_settings(entries: Sequence[ModelEntry], bounds: Sequence[str]) -> tuple[list[Setting], list[str]]:
+    """(valid settings, ``"backend/bounds: reason"`` of each skipped combination), backend then bounds order.
+
+    Old bounds names are mapped per backend (``entry.resolve_bounds``) and duplicates dropped.
+    """
+    unknown = [b for b in bounds if b not in BOUNDS and b not in DEPRECATED_BOUNDS]
+    if unknown:
+        raise SeaIceInputError("--bounds", f"unknown bounds {', '.join(map(repr, unknown))}", f"Use {', '.join(BOUNDS)}")
+    valid: dict[tuple[str, str], Setting] = {}
+    skipped: list[str] = []
+    for entry in {e.name: e for e in entries}.values():
+        for b in dict.fromkeys(bounds):
+            try:
+                mode = entry.resolve_bounds(b)
+            except SeaIceInputError as err:
+                skipped.append(f"{entry.name}/{b}: {err.problem}")
+                continue
+            valid.setdefault((entry.name, mode), Setting(entry, mode))
+    if not valid:
+        raise SeaIceInputError("--bounds", "no valid backend/bounds combination", "Include 'raw' or 'clamp'")
+    return list(valid.values()), skipped
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """How the sets are generated: the recipe a cached sample must match."""
+
+    n: int
+    steps: int
+    seed: int
+    device: str = "auto"
+    models_dir: str | PathLike | None = None
+    no_cache: bool = False
+
+
+def sample_path(samples_dir: Path, backend: str, bounds: str, n: int, steps: int, seed: int) -> Path:
+    """``<samples>/<backend>_<bounds>_n<n>_s<steps>_seed<seed>.nc``."""
+    return Path(samples_dir) / f"{backend}_{bounds}_n{n}_s{steps}_seed{seed}.nc"
+
+
+def current_hashes(entry: ModelEntry) -> str:
+    """``name:sha256[:12],…`` of the checkpoints behind a backend, VAE first (as ``generate``'s attrs)."""
+    return ",".join(f"{folder.name}:{checkpoint_hash(folder)}" for folder in entry.folders)
+
+
+def _cache_matches(ds: xr.Dataset, backend: str, bounds: str, request: SampleRequest, hashes: str) -> bool:
+    a = ds.attrs
+    return (a.get("backend") == backend and a.get("bounds") == bounds and ds.sizes.get("sample") == request.n
+            and int(a.get("steps", -1)) == request.steps and int(a.get("seed", -1)) == request.seed
+            and a.get("sampler") == SAMPLER and a.get("checkpoint_sha256") == hashes)
+
+
+@dataclass
+class Sampled:
+    """A raw sample and how it was obtained."""
+
+    ds: xr.Dataset
+    seconds: float  # wall time of the generate call (from the cache file when reused)
+    cached: bool
+    path: Path
+
+
+def obtain(entry: ModelEntry, bounds: str, request: SampleRequest, samples_dir: Path,
+           generate_fn: Callable[..., xr.Dataset]) -> Sampled:
+    """Reuse the cached sample if it matches (backend, bounds, n, steps, seed, checkpoints), else generate it."""
+    backend = entry.name
+    path = sample_path(samples_dir, backend, bounds, request.n, request.steps, request.seed)
+    hashes = current_hashes(entry)
+    if path.exists() and not request.no_cache:
+        with xr.open_dataset(path) as cached:
+            ds = cached.load()
+        if _cache_matches(ds, backend, bounds, request, hashes):
+            log.info("reusing %s", path)
+            return Sampled(ds, float(ds.attrs.get("generation_seconds", np.nan)), True, path)
+        log.warning("cache %s does not match the request or the checkpoints; regenerating", path)
+    log.info("generating %s bounds=%s n=%d steps=%d seed=%d", backend, bounds, request.n, request.steps, request.seed)
+    start = time.perf_counter()
+
+    def progress(info: dict[str, Any]) -> None:
+        step = int(info["i"])
+        if step % 5 == 4 or step == request.steps - 1:
+            log.info("%s: step %d/%d (sigma %.3g), %.0f s", backend, step + 1, request.steps, float(info["sigma"]),
+                     time.perf_counter() - start)
+
+    ds = generate_fn(backend, n=request.n, steps=request.steps, seed=request.seed, bounds=bounds, sampler=SAMPLER,
+                     device=request.device, models_dir=request.models_dir, callback=progress)
+    seconds = time.perf_counter() - start
+    ds.attrs["generation_seconds"] = seconds
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as tmp:
+        ds.to_netcdf(tmp, encoding={v: {"zlib": True, "complevel": 1} for v in ds.data_vars})
+    return Sampled(ds, seconds, False, path)
+
+
+def project(raw: xr.Dataset, bounds: str) -> xr.Dataset:
+    """``clamp`` from the raw sample: clamp(x, l, u) per variable with the bounds of
+    ``variables.VARIABLES``, the projection ``generate`` applies itself (land stays NaN)."""
+    if bounds != "clamp":
+        return raw
+    out = raw.copy()
+    for v in raw.data_vars:
+        if v in VARIABLES and VARIABLES[v].bounded:
+            out[v] = raw[v].clip(VARIABLES[v].lower, VARIABLES[v].upper, keep_attrs=True)
+    out.attrs.update(bounds=bounds, derived_from="the bounds='raw' sample, projected with clamp(x, l, u)")
+    return out
