@@ -4,6 +4,7 @@ and shown at once (no generation after the preparation), the words quoting the e
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -101,10 +102,9 @@ def test_the_words_quote_the_report(prepared, reports_dir):
         tour.go(step)
         words[stop.key] = story.story(stop, tour.state_of(stop), reports)
         assert "computed when this server started" in story.footer(stop, reports) or stop.key == "ice"
-    verdicts = {f.number: f.verdict for f in report.findings}
-    assert f"— {verdicts[1]} here" in words["finding1"]
-    assert f"— {verdicts[2]} here" in words["finding2"]
-    assert f"— {verdicts[3]} here" in words["finding3"]
+    verdicts = {f.number: f.verdict for f in report.findings}  # from its findings.json only (issue 21)
+    for number in (1, 2, 3):
+        assert f"— {verdicts.get(number, 'not judged yet')} here" in words[f"finding{number}"]
     base, gauss = report.native("data"), report.native("latent", "gaussian")
     assert f"{100 * float(gauss['spec_ratio_small_median']):.0f} %" in words["finding2"]
     assert f"{float(gauss['violations_pct']):.1f} %" in words["finding3"]
@@ -118,8 +118,30 @@ def test_a_missing_report_is_said_not_guessed(prepared, tmp_path, monkeypatch):
     monkeypatch.setenv("SEAICE_EXPLORER_REPORTS", str(tmp_path))
     reports = story.Reports(family=read_report(report_folder("default")))
     tour.go(4)
-    assert "not evaluated here" in story.story(tour.stop, tour.state_of(), reports)
+    assert "not judged yet here" in story.story(tour.stop, tour.state_of(), reports)
     assert "no evaluation report found" in story.footer(tour.stop, reports)
+
+
+def _part(finding: int, verdict: str, n: int = 256) -> dict:
+    return {"finding": finding, "part": f"part of {finding}", "verdict": verdict, "effect": 0.9, "ci_low": 0.8,
+            "ci_high": 0.95, "null": 1.0, "margin": None, "n": n, "backends": ["a", "b"]}
+
+
+def test_verdicts_come_from_findings_json_and_never_from_point_values(prepared, reports_dir):
+    """A report without findings.json states no verdict, whatever its table's point values; with one,
+    each finding's verdict follows from its parts: all reproduced, any refuted, else not resolved."""
+    _, state, tour = prepared
+    folder = reports_dir / "evaluation"
+    assert read_report(folder).findings == []
+    parts = [_part(1, "reproduced"), _part(1, "not resolved", 200), _part(2, "reproduced"), _part(3, "refuted"),
+             _part(3, "reproduced")]
+    (folder / "findings.json").write_text(json.dumps(parts))
+    report = read_report(folder)
+    assert {f.number: f.verdict for f in report.findings} == {1: "not resolved at n = 200", 2: "reproduced",
+                                                              3: "refuted"}
+    tour.go(4)
+    words = story.story(tour.stop, tour.state_of(), story.Reports(family=report))
+    assert "— not resolved at n = 200 here" in words and "×1.25" in words
 
 
 def test_an_observed_report_without_data_space_says_not_evaluated(prepared, reports_dir):
@@ -130,10 +152,11 @@ def test_an_observed_report_without_data_space_says_not_evaluated(prepared, repo
     (observed / "table.csv").write_text("\n".join(line for line in table if not line.startswith("dm,")) + "\n")
     reports = story.Reports(family=read_report(report_folder("default")), observed=read_report(observed))
     tour.go(4)
-    assert "On real OSI SAF observations: not evaluated yet" in story.story(tour.stop, tour.state_of(), reports)
+    assert "On real OSI SAF observations: not judged yet" in story.story(tour.stop, tour.state_of(), reports)
+    (observed / "findings.json").write_text(json.dumps([_part(3, "reproduced")]))
+    reports = story.Reports(family=read_report(report_folder("default")), observed=read_report(observed))
     tour.go(6)
-    assert f"On real OSI SAF observations: **{reports.observed.finding(3).verdict}**" in story.story(
-        tour.stop, tour.state_of(), reports)
+    assert "On real OSI SAF observations: **reproduced**" in story.story(tour.stop, tour.state_of(), reports)
 
 
 # ---------------------------------------------------------------- map sizes and keys

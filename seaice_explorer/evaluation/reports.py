@@ -1,13 +1,14 @@
 """Reading back the report folders ``evaluate`` writes (``table.csv`` and ``README.md``), for the tour.
 
-The verdicts on the paper's findings come from :func:`.findings.assess` on the report's own
-table, the same rules that wrote its README; a missing or unreadable folder is ``None``, never an
-error. The synthetic family's report is ``docs/evaluation/``, another data set's
+The verdicts on the paper's findings come from the report's ``findings.json`` (issue 21: effects
+with intervals, judged by rules that can fail), never from the table's point values; a report
+without it has no verdicts. A missing or unreadable folder is ``None``, never an error. The synthetic family's report is ``docs/evaluation/``, another data set's
 ``docs/evaluation-<dataset>/`` (e.g. ``docs/evaluation-osisaf/``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -18,6 +19,8 @@ import pandas as pd
 
 from ..configs import DEFAULT_DATASET
 from . import findings as findings_mod
+from .rules import FindingPart
+from .verdicts import finding_verdict
 
 log = logging.getLogger(__name__)
 
@@ -98,4 +101,30 @@ def read_report(folder: str | os.PathLike) -> Report | None:
     n = re.search(r"n = (\d+)", samples)
     return Report(folder=folder, table=table, reference=_readme_field(readme, "reference") or "",
                   n=int(n.group(1)) if n else None, date=_readme_field(readme, "date") or "",
-                  findings=findings_mod.assess(table))
+                  findings=judged_findings(folder / FINDINGS_FILE))
+
+
+FINDINGS_FILE = "findings.json"
+_CLAIMS = {1: "Latent diffusion scores about as well as data-space diffusion",
+           2: "Latent diffusion smooths the small scales",
+           3: "Censoring improves the marginal ice zone"}
+
+
+def judged_findings(path: Path) -> list[findings_mod.Finding]:
+    """The verdict on each finding from the report's ``findings.json`` (effects with intervals and rules
+    that can fail); none for a report without it: its point comparisons decide nothing (issue 21)."""
+    if not path.is_file():
+        return []
+    try:
+        parts = [FindingPart(**{**d, "backends": tuple(d.get("backends") or ())}) for d in json.loads(path.read_text())]
+    except (OSError, ValueError, TypeError) as err:
+        log.warning("could not read %s: %s", path, err)
+        return []
+    out = []
+    for number in sorted({p.finding for p in parts}):
+        mine = [p for p in parts if p.finding == number]
+        evidence = "; ".join(f"{p.part}: {p.verdict} ({p.effect:.3g}, interval {p.ci_low:.3g}–{p.ci_high:.3g})"
+                             for p in mine if p.effect is not None and p.ci_low is not None and p.ci_high is not None)
+        out.append(findings_mod.Finding(number, _CLAIMS.get(number, f"finding {number}"),
+                                        finding_verdict(mine), evidence))  # type: ignore[arg-type]
+    return out

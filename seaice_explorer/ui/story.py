@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 
 from ..data.readers import dataset_label
-from ..evaluation.findings import COMPARABLE_FACTOR, score_ratios
+from ..evaluation.findings import score_ratios
+from ..evaluation.rules import EQUIVALENCE_MARGIN
 from ..evaluation.reports import Report
 from . import timing
 from .state import ExplorerState
@@ -50,13 +51,13 @@ def _observed_line(reports: Reports, number: int) -> str:
         return ""
     finding = report.finding(number)
     if finding is None or finding.verdict == "not tested":
-        return f" On real {dataset_label(OBSERVED_DATASET).split(' (')[0]}: not evaluated yet."
+        return f" On real {dataset_label(OBSERVED_DATASET).split(' (')[0]}: not judged yet (no intervals in its report)."
     return f" On real {dataset_label(OBSERVED_DATASET).split(' (')[0]}: **{finding.verdict}**."
 
 
 def _verdict(report: Report | None, number: int) -> str:
     finding = report.finding(number) if report is not None else None
-    return finding.verdict if finding is not None else "not evaluated"
+    return finding.verdict if finding is not None else "not judged yet"
 
 
 def footer(stop: Stop, reports: Reports) -> str:
@@ -113,7 +114,8 @@ def _finding1(stop: Stop, s: ExplorerState, reports: Reports) -> str:
         return head + " The report has no data-space and latent rows to compare." + _observed_line(reports, 1)
     ratios = ", ".join(f"{_x(score_ratios(row, base)[1])} (`{row['backend']}`)" for row in latents)
     return (f"{head} Averaged over six scores, the latent models' errors are {ratios} those of the data-space "
-            f"model `{base['backend']}` (1× = equally good; within ×{COMPARABLE_FACTOR:g} counts as comparable). "
+            f"model `{base['backend']}` (1× = equally good; point values of one set of samples: a verdict needs "
+            f"every ratio's whole interval within ×{EQUIVALENCE_MARGIN:g}). "
             "Left to right: a reference state, data space, latent." + _observed_line(reports, 1))
 
 
