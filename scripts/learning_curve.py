@@ -2,9 +2,11 @@
 
     python scripts/learning_curve.py [--n 256] [--steps 10] [--sampler dpmpp-2m] [--out docs/evaluation-osisaf/learning_curve.json]
 
-Every snapshot in ``models/osisaf-dm/train_state/snapshots/step_*`` (written by ``train
---snapshot-every``; ``step_003000`` is the first shipped checkpoint) is copied into a temporary
-models folder, sampled ``--n`` times and scored against every day of 2019 with 90 % bootstrap
+The checkpoints are every version of ``models/osisaf-dm`` committed to git (one per training
+session: its ``training.json``, or the card's steps row, gives the step) and the snapshots of
+the current run in ``models/osisaf-dm/train_state/snapshots/step_*`` (``train --snapshot-every``).
+Each is copied into a temporary models folder, sampled ``--n`` times and scored against every day
+of 2019 with 90 % bootstrap
 intervals (``evaluation.bootstrap``). The baseline is the distribution of ``--n`` random days of
 2016-2018 scored the same way (median and 5-95 %). The convergence target of issue 21: MIZ-area W1
 at most 1.5x the baseline's median. A snapshot already in the output file is not scored again.
@@ -15,9 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
+import re
+import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from seaice_explorer.data import open_reference
@@ -29,6 +33,40 @@ ROOT = Path(__file__).resolve().parents[1]
 SCORES = ("extent_w1_1e6km2", "miz_area_w1_1e6km2", "miz_freq_rmse", "mean_rmse_norm", "std_rmse_norm", "energy_norm")
 TARGET = 1.5  # MIZ-area W1 at most this many times the baseline's median (issue 21)
 log = logging.getLogger("learning_curve")
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
+def _committed(model: str) -> Iterator[tuple[int, dict[str, bytes]]]:
+    """(step, files) of every committed version of the model's weights."""
+    folder = f"models/{model}"
+    for commit in _git("log", "--format=%H", "--", f"{folder}/model.safetensors").split():
+        files = {}
+        for name in ("config.json", "model.safetensors", "training.json", "README.md"):
+            try:
+                files[name] = subprocess.run(["git", "show", f"{commit}:{folder}/{name}"], cwd=ROOT,
+                                             capture_output=True, check=True).stdout
+            except subprocess.CalledProcessError:
+                continue
+        if "training.json" in files:
+            step = int(json.loads(files["training.json"])["step"])
+        else:
+            hit = re.search(r"\| steps \| (\d+) \|", files.get("README.md", b"").decode())
+            if not hit:
+                continue
+            step = int(hit.group(1))
+        yield step, files
+
+
+def _checkpoints(model: str) -> dict[int, dict[str, bytes]]:
+    """step -> the files of that checkpoint: committed versions, then this run's snapshots."""
+    found = dict(_committed(model))
+    for snap in sorted((ROOT / "models" / model / "train_state" / "snapshots").glob("step_*")):
+        found.setdefault(int(snap.name.split("_")[1]),
+                         {p.name: p.read_bytes() for p in snap.iterdir() if p.name in ("config.json", "model.safetensors")})
+    return dict(sorted(found.items()))
 
 
 def main() -> None:
@@ -48,13 +86,14 @@ def main() -> None:
                                  ref, args.n, draws=200, seed=args.seed)
     record.update(settings={k: v for k, v in vars(args).items() if k != "out"}, target=TARGET,
                   baseline={k: base[k].__dict__ for k in SCORES if k in base})
-    snapshots = sorted((ROOT / "models" / args.model / "train_state" / "snapshots").glob("step_*"))
-    for snap in snapshots:
-        step = int(snap.name.split("_")[1])
+    for step, files in _checkpoints(args.model).items():
         if step in done:
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            shutil.copytree(snap, Path(tmp) / args.model)
+            folder = Path(tmp) / args.model
+            folder.mkdir()
+            for name in ("config.json", "model.safetensors"):
+                (folder / name).write_bytes(files[name])
             t0 = time.perf_counter()
             ds = generate(args.model, n=args.n, steps=args.steps, seed=args.seed, sampler=args.sampler,
                           bounds="raw", device="cpu", models_dir=tmp)

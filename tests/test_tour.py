@@ -132,13 +132,14 @@ def test_verdicts_come_from_findings_json_and_never_from_point_values(prepared, 
     each finding's verdict follows from its parts: all reproduced, any refuted, else not resolved."""
     _, state, tour = prepared
     folder = reports_dir / "evaluation"
+    (folder / "findings.json").unlink(missing_ok=True)
     assert read_report(folder).findings == []
     parts = [_part(1, "reproduced"), _part(1, "not resolved", 200), _part(2, "reproduced"), _part(3, "refuted"),
              _part(3, "reproduced")]
     (folder / "findings.json").write_text(json.dumps(parts))
     report = read_report(folder)
-    assert {f.number: f.verdict for f in report.findings} == {1: "not resolved at n = 200", 2: "reproduced",
-                                                              3: "refuted"}
+    assert {f.number: f.verdict for f in report.findings} == {
+        1: "not resolved at n = 200", 2: "reproduced", 3: "mixed at n = 256: 1 reproduced, 1 refuted, 0 not resolved"}
     tour.go(4)
     words = story.story(tour.stop, tour.state_of(), story.Reports(family=report))
     assert "— not resolved at n = 200 here" in words and "×1.25" in words
@@ -148,6 +149,7 @@ def test_an_observed_report_without_data_space_says_not_evaluated(prepared, repo
     _, state, tour = prepared
     observed = reports_dir / "evaluation-osisaf"
     shutil.copytree(reports_dir / "evaluation", observed)
+    (observed / "findings.json").unlink(missing_ok=True)  # a report judged without intervals
     table = (observed / "table.csv").read_text().splitlines()
     (observed / "table.csv").write_text("\n".join(line for line in table if not line.startswith("dm,")) + "\n")
     reports = story.Reports(family=read_report(report_folder("default")), observed=read_report(observed))

@@ -97,15 +97,20 @@ class Judgement:
 
 
 def finding_verdict(parts: Sequence[FindingPart]) -> str:
-    """"reproduced" when every part is, "refuted" when any part is, else "not resolved at n = …"
-    (the smallest n of its parts); "not tested" without parts."""
+    """One finding from its parts: "reproduced" when every part is; "refuted" when some part is and none
+    is reproduced; "mixed at n = …" (with the counts) when parts go both ways; else "not resolved at
+    n = …" (the smallest n of its parts); "not tested" without parts."""
     if not parts:
         return "not tested"
-    if any(p.verdict == "refuted" for p in parts):
-        return "refuted"
-    if all(p.verdict == "reproduced" for p in parts):
+    n = min(p.n for p in parts)
+    r, f = (sum(p.verdict == v for p in parts) for v in ("reproduced", "refuted"))
+    if r == len(parts):
         return "reproduced"
-    return f"not resolved at n = {min(p.n for p in parts)}"
+    if f and not r:
+        return "refuted"
+    if f and r:
+        return f"mixed at n = {n}: {r} reproduced, {f} refuted, {len(parts) - r - f} not resolved"
+    return f"not resolved at n = {n}"
 
 
 @dataclass(frozen=True)
