@@ -108,6 +108,8 @@ def test_the_words_quote_the_report(prepared, reports_dir):
     base, gauss = report.native("data"), report.native("latent", "gaussian")
     assert f"{100 * float(gauss['spec_ratio_small_median']):.0f} %" in words["finding2"]
     assert f"{float(gauss['violations_pct']):.1f} %" in words["finding3"]
+    cens_raw = report.row(str(report.native("latent", "censored")["backend"]), "raw")
+    assert f"{float(cens_raw['violations_pct']):.1f} % of the censored decoder's raw mean" in words["finding3"]
     assert f"{float(base['time_per_sample_s']):.2f} s" in words["speed"]
     assert "synthetic" in words["ice"] and "marginal ice zone" in words["ice"]
     assert "code" in words["latent"] and "smaller" in words["latent"]

@@ -147,12 +147,14 @@ def _finding3(stop: Stop, s: ExplorerState, reports: Reports) -> str:
     if clamped is not None and reference is not None:
         at += (f" (the Gaussian decoder clamped: {_pct(clamped['sic_at_bounds_pct'])}; the reference: "
                f"{_pct(reference['sic_at_bounds_pct'])})")
-    better = float(cens["miz_freq_rmse"]) < float(gauss["miz_freq_rmse"])
-    return (f"{head} A network does not know that ice cover stops at 0 % and 100 %: "
-            f"{_pct(gauss['violations_pct'], 1)} of the Gaussian decoder's raw values break a physical bound, "
-            f"{_pct(cens['violations_pct'], 1)} of the censored decoder's. The censored decoder puts {at}; its "
-            f"marginal ice zone is {'better' if better else 'not better'} (MIZ-frequency error "
-            f"{float(cens['miz_freq_rmse']):.3f} vs {float(gauss['miz_freq_rmse']):.3f})." + _observed_line(reports, 3))
+    raw = r.row(str(cens["backend"]), "raw")  # like against like: raw output against raw output
+    breaks = (f"{_pct(gauss['violations_pct'], 1)} of the Gaussian decoder's raw values break a physical bound"
+              + (f", {_pct(raw['violations_pct'], 1)} of the censored decoder's raw mean" if raw is not None else "")
+              + " (clamping then puts them on the bound)")
+    return (f"{head} A network does not know that ice cover stops at 0 % and 100 %: {breaks}. After clamping, "
+            f"the censored decoder puts {at}. Its marginal ice zone: MIZ-frequency error "
+            f"{float(cens['miz_freq_rmse']):.3f} against {float(gauss['miz_freq_rmse']):.3f} (one set of samples "
+            "each; the verdict above weighs the difference against its interval)." + _observed_line(reports, 3))
 
 
 def _speed(stop: Stop, s: ExplorerState, reports: Reports) -> str:
