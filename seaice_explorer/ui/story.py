@@ -136,7 +136,8 @@ def _finding2(stop: Stop, s: ExplorerState, reports: Reports) -> str:
 
 def _finding3(stop: Stop, s: ExplorerState, reports: Reports) -> str:
     r = reports.family
-    head = f"**Finding 3: censoring improves the marginal ice zone and removes bound violations — {_verdict(r, 3)} here.**"
+    head = (f"**Finding 3: censoring improves the marginal ice zone — {_verdict(r, 3)} here** "
+            "(its parts: the mass at the bounds, the MIZ, the raw excursions).")
     gauss = r.native("latent", "gaussian") if r is not None else None
     cens = r.native("latent", "censored") if r is not None else None
     if gauss is None or cens is None:
