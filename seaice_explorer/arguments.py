@@ -15,11 +15,16 @@ import math
 __all__ = ["positive_int", "non_negative_int", "positive_float", "finite_float", "probability"]
 
 
-def _integer(text: str, expected: str) -> int:
+def _integer(text: str, low: int) -> int:
+    """An integer ≥ ``low``, else the error argparse shows."""
+    expected = f"an integer ≥ {low}"
     try:
-        return int(str(text).strip().replace("_", ""))
+        value = int(str(text).strip().replace("_", ""))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
 
 
 def _finite(text: str, expected: str) -> float:
@@ -34,20 +39,12 @@ def _finite(text: str, expected: str) -> float:
 
 def positive_int(text: str) -> int:
     """An integer ≥ 1 (a count: steps, samples, repeats, batch size)."""
-    expected = "an integer ≥ 1"
-    value = _integer(text, expected)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
+    return _integer(text, 1)
 
 
 def non_negative_int(text: str) -> int:
     """An integer ≥ 0 (a seed, a number of warm-up runs or workers)."""
-    expected = "an integer ≥ 0"
-    value = _integer(text, expected)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
+    return _integer(text, 0)
 
 
 def positive_float(text: str) -> float:
