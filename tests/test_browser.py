@@ -29,13 +29,20 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 pytestmark = pytest.mark.browser
 
 
-def _missing_prerequisite() -> str | None:
+def missing_browser() -> str | None:
+    """Why no browser test can run here (Debian chromium or Playwright missing), or None."""
     if not CHROMIUM.exists():
         return f"{CHROMIUM} not installed (apt-get install chromium)"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "playwright is not installed"
+    return None
+
+
+def _missing_prerequisite() -> str | None:
+    if missing_browser():
+        return missing_browser()
     if APP == ROOT / "app.py":
         models = Path(os.environ.get("SEAICE_EXPLORER_MODELS", ROOT / "models"))
         missing = [c for c in CHECKPOINTS if not (models / c / "model.safetensors").is_file()]

@@ -13,18 +13,14 @@ from pathlib import Path
 
 import pytest
 from conftest import save_tiny_models
-from test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, _save_screenshot
+from test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, _save_screenshot, missing_browser
 
 pytestmark = pytest.mark.browser
 
 
 def _missing_prerequisite() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} not installed (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed"
+    if missing_browser():
+        return missing_browser()
     if not (ROOT / "data" / "nextsim_like_default.nc").is_file():
         return "the bundled reference data/nextsim_like_default.nc is missing"
     return None

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_browser import missing_browser
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,12 +69,8 @@ LEAKS_JS = """() => { const up = (x) => x.parentNode instanceof ShadowRoot ? x.p
 
 
 def _missing_prerequisite() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} not installed (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed"
+    if missing_browser():
+        return missing_browser()
     models = Path(os.environ.get("SEAICE_EXPLORER_MODELS", ROOT / "models"))
     missing = [c for c in CHECKPOINTS if not (models / c / "model.safetensors").is_file()]
     if missing:
