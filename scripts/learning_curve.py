@@ -24,6 +24,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import hashlib
+
+import xarray as xr
+
 from seaice_explorer.data import open_reference
 from seaice_explorer.diffusion.generate import generate
 from seaice_explorer.evaluation.bootstrap import baseline_distribution, bootstrap_scores
@@ -60,6 +64,11 @@ def _committed(model: str) -> Iterator[tuple[int, dict[str, bytes]]]:
         yield step, files
 
 
+def checkpoint_sha(files: dict[str, bytes]) -> str:
+    """The first 12 hex digits of the weights' sha256 (as the checkpoints and sample attributes give it)."""
+    return hashlib.sha256(files["model.safetensors"]).hexdigest()[:12]
+
+
 def _checkpoints(model: str) -> dict[int, dict[str, bytes]]:
     """step -> the files of that checkpoint: committed versions, then this run's snapshots."""
     found = dict(_committed(model))
@@ -77,7 +86,12 @@ def main() -> None:
     ap.add_argument("--sampler", default="dpmpp-2m")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "evaluation-osisaf" / "learning_curve.json")
+    ap.add_argument("--only", type=int, nargs="+", default=None, help="score only these steps")
+    ap.add_argument("--cached", nargs="+", default=[], metavar="STEP=FILE",
+                    help="a sample file `generate` (or evaluate's sample cache) wrote for that step's weights, "
+                         "with the same n, steps, sampler and seed: scored instead of sampling again")
     args = ap.parse_args()
+    cached = {int(k): Path(v) for k, v in (item.split("=", 1) for item in args.cached)}
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     record = json.loads(args.out.read_text()) if args.out.is_file() else {"rows": []}
     done = {row["step"] for row in record["rows"]}
@@ -87,17 +101,27 @@ def main() -> None:
     record.update(settings={k: v for k, v in vars(args).items() if k != "out"}, target=TARGET,
                   baseline={k: base[k].__dict__ for k in SCORES if k in base})
     for step, files in _checkpoints(args.model).items():
-        if step in done:
+        if step in done or (args.only and step not in args.only):
             continue
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp) / args.model
-            folder.mkdir()
-            for name in ("config.json", "model.safetensors"):
-                (folder / name).write_bytes(files[name])
-            t0 = time.perf_counter()
-            ds = generate(args.model, n=args.n, steps=args.steps, seed=args.seed, sampler=args.sampler,
-                          bounds="raw", device="cpu", models_dir=tmp)
-            seconds = time.perf_counter() - t0
+        if step in cached:
+            ds = xr.open_dataset(cached[step]).load()
+            a = ds.attrs
+            want = (args.model, args.n, args.steps, args.sampler, args.seed, "raw")
+            got = (a.get("backend"), ds.sizes.get("sample"), int(a.get("steps", -1)), a.get("sampler"),
+                   int(a.get("seed", -1)), a.get("bounds"))
+            if got != want or checkpoint_sha(files) not in str(a.get("checkpoint_sha256", "")):
+                raise SystemExit(f"{cached[step]} is not this step's sample: {got} vs {want}")
+            seconds = float(a.get("generation_seconds", float("nan")))
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp) / args.model
+                folder.mkdir()
+                for name in ("config.json", "model.safetensors"):
+                    (folder / name).write_bytes(files[name])
+                t0 = time.perf_counter()
+                ds = generate(args.model, n=args.n, steps=args.steps, seed=args.seed, sampler=args.sampler,
+                              bounds="raw", device="cpu", models_dir=tmp)
+                seconds = time.perf_counter() - t0
         scores = bootstrap_scores(StateFeatures.of(ds, "sample", bands=ref.bands), ref, seed=args.seed)
         row = {"step": step, "states_seen": step * 4, "sampling_s": round(seconds, 1),
                **{k: [scores[k].estimate, scores[k].ci_low, scores[k].ci_high] for k in SCORES if k in scores}}

@@ -124,11 +124,12 @@ _DESCRIPTIONS = {
     "dm": "Data-space diffusion denoiser, EDM preconditioning (Karras et al. 2022; Finn et al. 2024).",
     "ldm": "Latent diffusion denoiser, EDM preconditioning (Karras et al. 2022; Finn et al. 2024).",
 }
-_CARD_FIELDS = (
-    ("training_data", "training data"), ("command", "command"), ("steps", "steps"),
-    ("batch_size", "batch size"), ("wall_time_s", "wall time [s]"), ("hardware", "hardware"),
-    ("seed", "seed"), ("parameters", "parameters"), ("vae", "VAE"), ("states_seen", "states seen"),
-    ("warm_restarts", "warm restarts"),
+_CARD_FIELDS = (  # the budget rows after batch size are training.budget.BUDGET_ROWS (same labels, same order)
+    ("training_data", "training data"), ("command", "command"), ("steps", "steps"), ("batch_size", "batch size"),
+    ("states_seen", "states seen"), ("training_flops", "training FLOPs (≈3× forward)"),
+    ("cpu_hours", "CPU hours (wall × threads)"), ("warm_restarts", "warm restarts"),
+    ("wall_time_s", "wall time [s]"), ("hardware", "hardware"), ("seed", "seed"), ("parameters", "parameters"),
+    ("vae", "VAE"),
 )
 
 

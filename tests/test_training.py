@@ -235,7 +235,9 @@ def test_resume_without_a_state_is_a_warm_restart_from_the_checkpoint(states, tm
     moved = max(float((raw[k] - ema_before[k]).abs().max()) for k in raw)
     assert 0 < moved < 0.05  # one small step away from the EMA weights, not a fresh initialisation
     record = json.loads((first.out / "training.json").read_text())
-    assert record == {"step": 5, "elapsed_s": record["elapsed_s"], "states_seen": 10, "restarts": [4]}
+    assert record == {"step": 5, "elapsed_s": record["elapsed_s"], "states_seen": 10, "restarts": [4],
+                      "threads": record["threads"]}
+    assert record["threads"] >= 1
     resumed = train_diffusion(TINY_DM, states, first.out, 6, seed=0, checkpoint_every=2, resume=True,
                               snapshot_every=2, **FAST)  # now an ordinary resume: the restart is remembered
     record = json.loads((first.out / "training.json").read_text())

@@ -14,6 +14,9 @@ effects with intervals (:mod:`.verdicts`) and writes a report folder::
     report/findings.json         every judged finding part (rules.FindingPart.to_dict), one object each
     report/maps.nc               MIZ frequency (+ differences), mean/std maps, spectra (CF attrs)
     report/*.png                 sample maps, MIZ-frequency maps, extent/MIZ histograms, spectra
+    report/neighbours.csv        per backend: IIEE to the nearest reference state (realism), from each
+                                 reference state to the nearest sample (coverage), memorised share
+    report/seasons.csv           month shares of the samples' nearest reference days, and of the reference
     report/README.md             command, date, version, device, timings, findings and their rules
     report/samples/*.nc          the sample cache (git-ignored, not part of the report)
 
@@ -46,6 +49,7 @@ from ..arguments import non_negative_int, positive_int
 from ..data import open_reference
 from ..data.osisaf import REFERENCE_KIND, to_model_grid
 from ..data.readers import dataset_name, is_osisaf_source
+from ..diffusion import SAMPLERS
 from ..diffusion import generate as generate_mod
 from ..errors import SeaIceInputError
 from ..outputs import Output, atomic_file, check_outputs, mark_folder
@@ -62,9 +66,10 @@ from .bootstrap import (
 )
 from .compare import M2_TO_1E6KM2, ReferenceSummary, SetSummary, same_grid, score_set
 from .features import StateFeatures
+from .neighbours import NeighbourReport, neighbour_report, training_sets
 from .report import RunInfo, build_table, maps_dataset, readme_text, table_markdown, verdicts_markdown, write_maps
 from .rules import FindingPart
-from .samples import SampleRequest, Sampled, Setting, obtain, plan_settings, project, sample_path  # noqa: F401
+from .samples import SAMPLER, SampleRequest, Sampled, Setting, obtain, plan_settings, project, sample_path  # noqa: F401
 from .verdicts import Contender, Verdicts, judge
 
 log = logging.getLogger(__name__)
@@ -286,13 +291,28 @@ def write_figures(scored: Scored, ref: xr.Dataset, ref_summary: ReferenceSummary
     return paths
 
 
+def neighbours_of(scored: Scored, ref: xr.Dataset, registry: Registry, reference: Spec) -> NeighbourReport | None:
+    """Season mix, realism, coverage and memorisation (IIEE nearest neighbours, :mod:`.neighbours`) of each
+    backend's native setting with sic; memorisation against the backend's training data, where it opens.
+    None when the reference has no sic."""
+    if "sic" not in ref.data_vars:
+        log.info("no nearest-neighbour diagnostics: the reference has no sic")
+        return None
+    native = [s for s in native_settings(scored).values() if "sic" in scored.raw[(s.backend, s.raw_bounds)].ds]
+    sets = {s.backend: (s.bounds, project(scored.raw[(s.backend, s.raw_bounds)].ds[["sic"]], s.bounds))
+            for s in native}
+    training = training_sets({s.backend: s.entry for s in native}, registry, ref, spec_text(reference))
+    return neighbour_report(sets, ref, training)
+
+
 # --------------------------------------------------------------------------- the library function
 def command_line(backends: Sequence[str], reference: Spec, *, out: str | PathLike, n: int, steps: int, seed: int,
-                 bounds: Sequence[str], baseline: str | None, models_dir: str | PathLike | None, device: str,
+                 sampler: str = SAMPLER, bounds: Sequence[str], baseline: str | None, models_dir: str | PathLike | None, device: str,
                  replicates: int, draws: int, samples_dir: str | PathLike | None, no_cache: bool) -> str:
     """The canonical command that reproduces this run."""
     refs = [reference] if isinstance(reference, (str, PathLike)) else list(reference)
     parts = ["seaice-explorer", "evaluate", "--backends", *backends, "--n", n, "--steps", steps,
+             *(["--sampler", sampler] if sampler != SAMPLER else []),
              "--reference", *refs, "--out", out, "--bounds", *bounds, "--seed", seed, "--device", device,
              "--replicates", replicates, "--draws", draws]
     if models_dir:
@@ -320,6 +340,12 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
+def _write_csv(path: Path, df: pd.DataFrame) -> Path:
+    with atomic_file(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+    return path
+
+
 def _inputs(*specs: Spec | None) -> list[object]:
     out: list[object] = []
     for spec in specs:
@@ -328,7 +354,7 @@ def _inputs(*specs: Spec | None) -> list[object]:
 
 
 def evaluate(backends: Sequence[str] | None = None, reference: Spec = "default", *, out: str | PathLike,
-             n: int = DEFAULT_N, steps: int = 20, seed: int = 0, bounds: Sequence[str] = DEFAULT_BOUNDS,
+             n: int = DEFAULT_N, steps: int = 20, seed: int = 0, sampler: str = SAMPLER, bounds: Sequence[str] = DEFAULT_BOUNDS,
              baseline: str | None = None, models_dir: str | PathLike | None = None, device: str = "auto",
              replicates: int = DEFAULT_REPLICATES, draws: int = DEFAULT_DRAWS,
              samples_dir: str | PathLike | None = None, no_cache: bool = False, overwrite: bool = False,
@@ -351,13 +377,13 @@ def evaluate(backends: Sequence[str] | None = None, reference: Spec = "default",
     entries = select_backends(registry, backends, reference_dataset(reference, opened))
     ref = on_model_grid(reference, opened, entries).load()
     settings, skipped = plan_settings(entries, bounds)
-    request = SampleRequest(n, steps, seed, device, models_dir, no_cache)
+    request = SampleRequest(n, steps, seed, device, models_dir, no_cache, sampler)
     names = [e.name for e in entries]
-    info = RunInfo(command_line(names, reference, out=out, n=n, steps=steps, seed=seed, bounds=bounds,
+    info = RunInfo(command_line(names, reference, out=out, n=n, steps=steps, seed=seed, sampler=sampler, bounds=bounds,
                                 baseline=baseline, models_dir=models_dir, device=device, replicates=replicates,
                                 draws=draws, samples_dir=samples_dir, no_cache=no_cache),
                    datetime.now(timezone.utc), device_text(generate_mod.pick_device(device).type),
-                   reference=spec_text(reference), n=n, steps=steps, seed=seed, replicates=replicates, draws=draws,
+                   reference=spec_text(reference), n=n, steps=steps, seed=seed, sampler=sampler, replicates=replicates, draws=draws,
                    baseline=baseline, skipped=skipped)
     for reason in skipped:
         log.warning("skipping %s", reason)
@@ -397,9 +423,14 @@ def evaluate(backends: Sequence[str] | None = None, reference: Spec = "default",
     files.append(write_maps(maps_dataset(ref_summary, scored.summaries, ref), out / "maps.nc"))
     files += write_figures(scored, ref, ref_summary, out)
     info.timings["maps and figures"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    near = neighbours_of(scored, ref, registry, reference)
+    if near is not None:
+        files += [_write_csv(out / "neighbours.csv", near.table), _write_csv(out / "seasons.csv", near.seasons)]
+    info.timings["nearest neighbours (IIEE)"] = time.perf_counter() - t0
     info.timings["total"] = time.perf_counter() - clock
     files.append(_write_text(out / "README.md", readme_text(info, ref, ref_summary, table, verdicts,
-                                                            ref_features.bands)))
+                                                            ref_features.bands, near)))
     log.info("wrote %s/ in %.0f s", out, info.timings["total"])
     return EvaluationReport(out, table, verdicts, tuple(files))
 
@@ -409,7 +440,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backends", nargs="+", default=None,
                         help="backends (model folders) to compare; default: every backend of the reference's dataset")
     parser.add_argument("--n", type=positive_int, default=DEFAULT_N, help="samples per backend and bounds setting")
-    parser.add_argument("--steps", type=positive_int, default=20, help="Heun steps (2·steps − 1 network evaluations)")
+    parser.add_argument("--steps", type=positive_int, default=20,
+                        help="sampler steps (Heun: 2·steps − 1 network evaluations; dpmpp-2m: steps)")
+    parser.add_argument("--sampler", choices=list(SAMPLERS), default=SAMPLER,
+                        help="the sampler of every backend (default: Heun, the reports' setting)")
     parser.add_argument("--reference", nargs="+", default=["default"],
                         help="'default', 'osisaf:SPLIT' or any file(s) open_reference reads; OSI SAF daily files "
                              "(one, several or a quoted glob) are put on the models' grid")
@@ -438,7 +472,7 @@ def run(args: argparse.Namespace, generate_fn: Callable[..., xr.Dataset] | None 
     """The CLI: :func:`evaluate` with the parsed options; prints the table and the verdicts."""
     reference = args.reference[0] if len(args.reference) == 1 else list(args.reference)
     report = evaluate(args.backends, reference, out=args.out, n=args.n, steps=args.steps, seed=args.seed,
-                      bounds=args.bounds, baseline=args.baseline, models_dir=args.models, device=args.device,
+                      sampler=args.sampler, bounds=args.bounds, baseline=args.baseline, models_dir=args.models, device=args.device,
                       replicates=args.replicates, draws=args.draws, samples_dir=args.samples_dir,
                       no_cache=args.no_cache, overwrite=args.overwrite, generate_fn=generate_fn)
     print((report.folder / "table.md").read_text())

@@ -22,6 +22,7 @@ from .. import __version__
 from ..outputs import atomic_file
 from ..variables import VARIABLES
 from .compare import ReferenceSummary, SetSummary
+from .neighbours import NeighbourReport
 from .verdicts import CLAIMS, Verdicts, large_band, rules_text
 
 #: Suffixes of a score's interval columns: the 5 % and 95 % bootstrap percentiles (or, on the noise-floor
@@ -188,6 +189,14 @@ class RunInfo:
     checkpoints: dict[str, str] = field(default_factory=dict)
     n_floor: int | None = None  # states per draw of the reference-split noise floor
     n_baseline: int | None = None  # states per draw of the baseline period
+    sampler: str = "heun"
+
+    @property
+    def sampler_text(self) -> str:
+        """E.g. ``Heun, 20 steps (39 network evaluations)``."""
+        nfe = 2 * self.steps - 1 if self.sampler == "heun" else self.steps
+        name = {"heun": "Heun", "dpmpp-2m": "DPM-Solver++(2M)"}.get(self.sampler, self.sampler)
+        return f"{name}, {self.steps} steps ({nfe} network evaluations)"
 
 
 def verdicts_markdown(verdicts: Verdicts) -> str:
@@ -213,15 +222,95 @@ def _noise_text(info: RunInfo) -> str:
     return text
 
 
+def _spread_cell(row: pd.Series, name: str) -> str:
+    keys = [f"{name}_{k}_1e6km2" for k in ("median", "p5", "p95")]
+    if not all(k in row and np.isfinite(row[k]) for k in keys):
+        return "–"
+    return f"{row[keys[0]]:.3f} [{row[keys[1]]:.3f}, {row[keys[2]]:.3f}]"
+
+
+def _medians(rows: pd.DataFrame, key: str) -> str:
+    return ", ".join(f"{r.backend} {r[key]:.3f}" for _, r in rows.iterrows() if np.isfinite(r[key]))
+
+
+def _season_sentence(seasons: pd.DataFrame) -> str:
+    backends = [c for c in seasons.columns if c not in ("month", "reference")]
+    if "reference" not in seasons:
+        return "Season mix: not computed (the reference has no dates)."
+    if not backends:
+        return "Season mix: no generated set with sic."
+    gaps = {b: (seasons[b] - seasons["reference"]).abs() for b in backends}
+    worst = max(backends, key=lambda b: gaps[b].max())
+    month = int(seasons["month"][gaps[worst].idxmax()])
+    per = ", ".join(f"{b} {100 * gaps[b].max():.0f}" for b in backends)
+    return (f"Season mix: each generated state takes the month of its nearest reference day; the largest difference "
+            f"between a backend's share of a month and the reference's share is {100 * gaps[worst].max():.0f} "
+            f"percentage points ({worst}, {pd.Timestamp(2000, month, 1):%B}); per backend: {per}.")
+
+
+def neighbours_markdown(near: NeighbourReport) -> str:
+    """The README section of :mod:`.neighbours`: a table, the month shares and one sentence per diagnostic."""
+    t = near.table
+    gen = t[t.backend != "reference"]
+    base = t[t.backend == "reference"]
+    mem = bool(t.get("memorised_share", pd.Series(dtype=float)).notna().any())
+    header = ["backend/bounds", "states", "realism (10⁶ km²): to nearest reference state",
+              "coverage (10⁶ km²): to nearest generated state"]
+    lines = [[f"{r.backend}/{r.bounds}", f"{r.n:.0f}", _spread_cell(r, "realism"), _spread_cell(r, "coverage")]
+             + ([_cell(100 * r.get("memorised_share", np.nan), ".1f")] if mem else []) for _, r in t.iterrows()]
+    parts = [_markdown(header + (["memorised (%)"] if mem else []), lines)]
+    months = [c for c in near.seasons.columns if c != "month"]
+    if months:
+        body = [[f"{pd.Timestamp(2000, int(r.month), 1):%b}"] + [f"{100 * r[c]:.1f}" for c in months]
+                for _, r in near.seasons.iterrows()]
+        parts.append("Share of states per month (%): a backend's column counts the months of its states' nearest "
+                     "reference days.\n\n" + _markdown(["month", *months], body))
+    text = [_season_sentence(near.seasons)]
+    if not gen.empty:
+        floor = (f"; between reference days at least {near.gap_days} days apart it is "
+                 f"{base.realism_median_1e6km2.iloc[0]:.3f}" if not base.empty else "")
+        text.append(f"Realism: the median IIEE from a generated state to its nearest reference state is "
+                    f"{_medians(gen, 'realism_median_1e6km2')} (10⁶ km²){floor}.")
+        text.append(f"Coverage: the median IIEE from a reference state to its nearest generated state is "
+                    f"{_medians(gen, 'coverage_median_1e6km2')}, the 95th percentile "
+                    f"{_medians(gen, 'coverage_p95_1e6km2')} (10⁶ km²).")
+    copied = gen[gen.memorised_share.notna()] if mem else gen.iloc[:0]
+    for _, r in copied.iterrows():
+        text.append(f"Memorisation: {100 * r.memorised_share:.1f} % of {r.backend}'s states lie closer to a training "
+                    f"state than {r.memorised_threshold_1e6km2:.3f} × 10⁶ km², the {100 * near.quantile:g}th "
+                    f"percentile of the nearest-training IIEE of the {r.held_out_days:.0f} held-out reference days "
+                    f"(training: {r.training}); states drawn like the held-out days give about "
+                    f"{100 * near.quantile:g} %.")
+    skipped: dict[str, list[str]] = {}
+    for note in near.notes:
+        backend, reason = note.split(": ", 1)
+        skipped.setdefault(reason, []).append(backend)
+    text += [f"Memorisation of {', '.join(b)}: not computed, {reason}." for reason, b in skipped.items()]
+    return "\n\n".join(parts) + "\n\n" + "\n".join(f"- {line}" for line in text) + "\n"
+
+
 def readme_text(info: RunInfo, ref: xr.Dataset, ref_summary: ReferenceSummary, table: pd.DataFrame,
-                verdicts: Verdicts, bands: Sequence[tuple[float, float]]) -> str:
-    """The report's README: command, date, version, device, timings, findings, files, definitions."""
+                verdicts: Verdicts, bands: Sequence[tuple[float, float]],
+                neighbours: NeighbourReport | None = None) -> str:
+    """The report's README: command, date, version, device, timings, findings, files, definitions, and
+    the nearest-neighbour section of :mod:`.neighbours` when given."""
     timing = "\n".join(f"- {k}: {v:.1f} s" for k, v in info.timings.items())
     gen = "\n".join(f"- {line}" for line in info.generation)
     ckpt = "\n".join(f"- {k}: `{v}`" for k, v in info.checkpoints.items())
     skipped = ", ".join(s.split(":", 1)[0] for s in info.skipped) or "none"
     reasons = "".join(f"\n  - `{s.split(':', 1)[0]}`:{s.split(':', 1)[1]}" for s in info.skipped)
     band = ref_summary.small_band_label
+    near = files = ""
+    if neighbours is not None:
+        near = f"""
+## Season mix, realism and coverage (IIEE)
+
+Distances between two states are their integrated ice-edge error (IIEE, Goessling et al. 2016): the
+area, in 10⁶ km², where one state has ice (sic ≥ 0.15) and the other not. Each backend is shown at its
+native bounds; values are the median [5–95 %] over states. Full precision: `neighbours.csv`, `seasons.csv`.
+
+{neighbours_markdown(neighbours)}"""
+        files = "\n- `neighbours.csv`, `seasons.csv`: the nearest-neighbour (IIEE) table and month shares above."
     return f"""# seaice-explorer evaluation report
 
 Re-implementation of the evaluation of Finn et al. 2024, *Towards diffusion models for
@@ -236,8 +325,7 @@ large-scale sea-ice modelling* (arXiv 2406.18417), on this project's data.
 - device: {info.device}
 - reference: `{info.reference}`, {ref_summary.n} states, {ref.attrs.get('grid', '')}
   ({ref.attrs.get('reference_kind') or ref.attrs.get('title', '')})
-- samples: n = {info.n} per setting, Heun, {info.steps} steps ({2 * info.steps - 1} network evaluations), \
-seed {info.seed};
+- samples: n = {info.n} per setting, {info.sampler_text}, seed {info.seed};
   skipped invalid combinations: {skipped}{reasons}
 - intervals: 90 % percentile bootstrap, {info.replicates:,} replicates (generated and reference states resampled)
 
@@ -271,7 +359,7 @@ own; each variable's ratio has one). Bound violations: mean over bounded variabl
 the fraction of ocean cells beyond a bound. The intervals of the marginal distances are computed on
 1,000-bin histograms (within one bin width of the exact value). Time per sample: wall time of
 `generate` ÷ n (the raw sample of a backend serves raw and clamp).
-
+{near}
 ## Timings
 
 {timing}
@@ -288,6 +376,6 @@ Generation:
 - `table.md`, `table.csv`: the table above.
 - `findings.json`: every judged finding part, one object each.
 - `maps.nc`: MIZ frequency per setting, reference and difference; mean and std maps; mean spectra.
-- `sample_maps.png`, `miz_frequency.png`, `distributions.png`, `spectra.png`: figures (native settings).
+- `sample_maps.png`, `miz_frequency.png`, `distributions.png`, `spectra.png`: figures (native settings).{files}
 - `samples/`: the cached samples (git-ignored; reused by the next run unless `--no-cache`).
 """

@@ -56,12 +56,18 @@ class Report:
     n: int | None = None  # samples per setting
     date: str = ""
     findings: list[findings_mod.Finding] = field(default_factory=list)
+    parts: tuple[FindingPart, ...] = ()  # the judged parts of findings.json, whose verdicts ``findings`` sums up
     #: Rows looked up once: (kind, decoder) -> native row, (backend, bounds) -> row (the tour's card asks on every step).
     _native: dict = field(default_factory=dict, init=False, repr=False)
     _rows: dict = field(default_factory=dict, init=False, repr=False)
 
     def finding(self, number: int) -> findings_mod.Finding | None:
         return next((f for f in self.findings if f.number == number), None)
+
+    def parts_of(self, number: int) -> list[dict[str, object]]:
+        """The parts of finding ``number`` as ``findings.json`` records, with their interval's ``level``
+        (for :func:`seaice_explorer.plots.forest.forest_plot`); empty when the report has none."""
+        return [{**p.to_dict(), "level": p.level} for p in self.parts if p.finding == number]
 
     def native(self, kind: str, decoder: str | None = None) -> pd.Series | None:
         """The first backend of ``kind`` (and ``decoder``) at its native bounds mode, as the findings judge it."""
@@ -99,9 +105,10 @@ def read_report(folder: str | os.PathLike) -> Report | None:
         return None
     samples = _readme_field(readme, "samples") or ""
     n = re.search(r"n = (\d+)", samples)
+    parts = read_parts(folder / FINDINGS_FILE)
     return Report(folder=folder, table=table, reference=_readme_field(readme, "reference") or "",
                   n=int(n.group(1)) if n else None, date=_readme_field(readme, "date") or "",
-                  findings=judged_findings(folder / FINDINGS_FILE))
+                  findings=summarise_parts(parts), parts=tuple(parts))
 
 
 FINDINGS_FILE = "findings.json"
@@ -110,16 +117,19 @@ _CLAIMS = {1: "Latent diffusion scores about as well as data-space diffusion",
            3: "Censoring improves the marginal ice zone"}
 
 
-def judged_findings(path: Path) -> list[findings_mod.Finding]:
-    """The verdict on each finding from the report's ``findings.json`` (effects with intervals and rules
-    that can fail); none for a report without it: its point comparisons decide nothing (issue 21)."""
+def read_parts(path: Path) -> list[FindingPart]:
+    """The judged parts in a report's ``findings.json``; none when it is missing or unreadable (logged)."""
     if not path.is_file():
         return []
     try:
-        parts = [FindingPart(**{**d, "backends": tuple(d.get("backends") or ())}) for d in json.loads(path.read_text())]
+        return [FindingPart(**{**d, "backends": tuple(d.get("backends") or ())}) for d in json.loads(path.read_text())]
     except (OSError, ValueError, TypeError) as err:
         log.warning("could not read %s: %s", path, err)
         return []
+
+
+def summarise_parts(parts: list[FindingPart]) -> list[findings_mod.Finding]:
+    """The verdict on each finding from its judged parts (all reproduced, any refuted, else not resolved)."""
     out = []
     for number in sorted({p.finding for p in parts}):
         mine = [p for p in parts if p.finding == number]
@@ -128,3 +138,9 @@ def judged_findings(path: Path) -> list[findings_mod.Finding]:
         out.append(findings_mod.Finding(number, _CLAIMS.get(number, f"finding {number}"),
                                         finding_verdict(mine), evidence))  # type: ignore[arg-type]
     return out
+
+
+def judged_findings(path: Path) -> list[findings_mod.Finding]:
+    """The verdict on each finding from the report's ``findings.json`` (effects with intervals and rules
+    that can fail); none for a report without it: its point comparisons decide nothing (issue 21)."""
+    return summarise_parts(read_parts(path))

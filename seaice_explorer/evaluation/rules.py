@@ -91,6 +91,11 @@ class FindingPart:
     n: int
     backends: tuple[str, ...]  # (a, b) of the effect a ÷ b or a − b
 
+    @property
+    def level(self) -> float:
+        """The level of the interval its rule judged: 90 % for an equivalence margin, else 95 %."""
+        return EQUIVALENCE_LEVEL if self.margin is not None else DIRECTIONAL_LEVEL
+
     @classmethod
     def of(cls, finding: int, part: str, effect: Effect, verdict: Verdict, backends: tuple[str, ...],
            margin: float | None = None) -> FindingPart:

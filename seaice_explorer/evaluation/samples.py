@@ -85,11 +85,14 @@ class SampleRequest:
     device: str = "auto"
     models_dir: str | PathLike | None = None
     no_cache: bool = False
+    sampler: str = SAMPLER
 
 
-def sample_path(samples_dir: Path, backend: str, bounds: str, n: int, steps: int, seed: int) -> Path:
-    """``<samples>/<backend>_<bounds>_n<n>_s<steps>_seed<seed>.nc``."""
-    return Path(samples_dir) / f"{backend}_{bounds}_n{n}_s{steps}_seed{seed}.nc"
+def sample_path(samples_dir: Path, backend: str, bounds: str, n: int, steps: int, seed: int,
+                sampler: str = SAMPLER) -> Path:
+    """``<samples>/<backend>_<bounds>_n<n>_s<steps>_seed<seed>.nc`` (``…_<sampler>.nc`` for another sampler than Heun)."""
+    suffix = "" if sampler == SAMPLER else f"_{sampler}"
+    return Path(samples_dir) / f"{backend}_{bounds}_n{n}_s{steps}_seed{seed}{suffix}.nc"
 
 
 def current_hashes(entry: ModelEntry) -> str:
@@ -101,7 +104,7 @@ def _cache_matches(ds: xr.Dataset, backend: str, bounds: str, request: SampleReq
     a = ds.attrs
     return (a.get("backend") == backend and a.get("bounds") == bounds and ds.sizes.get("sample") == request.n
             and int(a.get("steps", -1)) == request.steps and int(a.get("seed", -1)) == request.seed
-            and a.get("sampler") == SAMPLER and a.get("checkpoint_sha256") == hashes)
+            and a.get("sampler") == request.sampler and a.get("checkpoint_sha256") == hashes)
 
 
 @dataclass
@@ -118,7 +121,7 @@ def obtain(entry: ModelEntry, bounds: str, request: SampleRequest, samples_dir: 
            generate_fn: Callable[..., xr.Dataset]) -> Sampled:
     """Reuse the cached sample if it matches (backend, bounds, n, steps, seed, checkpoints), else generate it."""
     backend = entry.name
-    path = sample_path(samples_dir, backend, bounds, request.n, request.steps, request.seed)
+    path = sample_path(samples_dir, backend, bounds, request.n, request.steps, request.seed, request.sampler)
     hashes = current_hashes(entry)
     if path.exists() and not request.no_cache:
         with xr.open_dataset(path) as cached:
@@ -136,7 +139,7 @@ def obtain(entry: ModelEntry, bounds: str, request: SampleRequest, samples_dir: 
             log.info("%s: step %d/%d (sigma %.3g), %.0f s", backend, step + 1, request.steps, float(info["sigma"]),
                      time.perf_counter() - start)
 
-    ds = generate_fn(backend, n=request.n, steps=request.steps, seed=request.seed, bounds=bounds, sampler=SAMPLER,
+    ds = generate_fn(backend, n=request.n, steps=request.steps, seed=request.seed, bounds=bounds, sampler=request.sampler,
                      device=request.device, models_dir=request.models_dir, callback=progress)
     seconds = time.perf_counter() - start
     ds.attrs["generation_seconds"] = seconds

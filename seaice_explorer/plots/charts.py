@@ -1,7 +1,8 @@
 """Charts for the comparison of generated ensembles with the reference (HoloViews, no Panel).
 
 Histograms of extent and MIZ area, power spectra on log-log axes (the smoothing diagnostic of
-Finn et al. 2024), a table of scores, bound-violation bars and latent-space images.
+Finn et al. 2024), a table of scores, scores with their intervals, bound-violation bars and
+latent-space images.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .style import REFERENCE, source_colours
+from .forest import interval_layers
+from .style import REFERENCE, REFERENCE_COLOUR, source_colours
 
 CHART_WIDTH = 420
 CHART_HEIGHT = 260
@@ -92,6 +94,47 @@ def scores_table(rows: Sequence[Mapping[str, object]]):
 
     frame = pd.DataFrame(list(rows))
     return hv.Table(frame).opts(width=2 * CHART_WIDTH, height=40 + 28 * max(len(frame), 1))
+
+
+def score_intervals(scores: Mapping[str, Mapping[str, tuple[float, float, float]]], *,
+                    reference: Mapping[str, float] | None = None, colours: Mapping[str, str] | None = None,
+                    level: float = 0.9, width: int = 250, height: int = 170, font_px: int = 12):
+    """One small panel per score, side by side: per source a point at its value and an error bar for its
+    interval, ``scores[score][source] = (value, low, high)``; ``reference[score]``, where given, is the
+    reference's own value (a dashed line). Sources are named on the first panel and coloured as in
+    :func:`histogram_overlay`; the hover gives each value and its ``level`` interval."""
+    import holoviews as hv
+    import pandas as pd
+
+    panels = []
+    label_px = int(0.6 * font_px * max((len(n) for v in scores.values() for n in v), default=4)) + 16
+    for i, (score, values) in enumerate(scores.items()):
+        names = list(values)
+        colour = source_colours(names, colours)
+        k = len(names)
+        frame = pd.DataFrame({
+            "y": [float(k - 1 - j) for j in range(k)], "estimate": [float(values[n][0]) for n in names],
+            "low": [float(values[n][1]) for n in names], "high": [float(values[n][2]) for n in names],
+            "colour": [colour[n] for n in names], "marker": "circle", "source": names,
+            "interval": [f"{values[n][1]:.3g}–{values[n][2]:.3g}" for n in names]})
+        layers = interval_layers(frame, point_size=int(0.8 * font_px), line_width=2.5,
+                                 hover=[("", "@source"), ("value", "@estimate{0.000}"),
+                                        (f"{100 * level:g} % interval", "@interval")])
+        drawn = [*frame["estimate"], *frame["low"], *frame["high"]]
+        if reference and score in reference and np.isfinite(reference[score]):
+            drawn.append(float(reference[score]))
+            layers.insert(0, hv.VLine(float(reference[score])).opts(color=REFERENCE_COLOUR, line_dash="dashed",
+                                                                    line_width=1.5))
+        lo, hi = np.nanmin(drawn), np.nanmax(drawn)
+        pad = 0.08 * (hi - lo) or 0.05 * abs(hi) or 0.5
+        first = i == 0
+        panels.append(hv.Overlay(layers).opts(
+            title=score, width=width + (label_px if first else 0), height=height, ylim=(-0.6, k - 0.4),
+            xlim=(lo - pad, hi + pad),
+            yticks=[(float(k - 1 - j), n) for j, n in enumerate(names)], yaxis="left" if first else None,
+            xlabel="", ylabel="", show_legend=False, show_grid=True, toolbar=None,
+            fontsize={"title": f"{font_px}px", "xticks": f"{font_px - 1}px", "yticks": f"{font_px}px"}))
+    return hv.Layout(panels).cols(max(len(panels), 1)).opts(shared_axes=False, toolbar=None)
 
 
 def fraction_bars(fractions: Mapping[str, float], *, ylabel: str, title: str = "",

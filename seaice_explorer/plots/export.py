@@ -1,7 +1,9 @@
-"""PNG export of map panels with matplotlib (Agg): offline, no browser, no selenium.
+"""PNG export with matplotlib (Agg): offline, no browser, no selenium.
 
 Draws the same :class:`~seaice_explorer.plots.maps.MapSpec` panels as the dashboard, in the
-same display coordinates: land from the mask, the coastline as the mask's contour, MIZ contours.
+same display coordinates: land from the mask, the coastline as the mask's contour, MIZ contours;
+and the same forest plot of a finding as the tour card (:func:`forest_png`, from
+:func:`.forest.forest_panels`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import forest
 from .maps import MIZ_LEVELS, MapSpec, contour_lines
 from .style import COAST_COLOUR, LAND_COLOUR, MIZ_COLOURS
 
@@ -74,6 +77,72 @@ def maps_png(specs: Sequence[MapSpec], *, ncols: int | None = None, title: str =
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+_MPL_MARKERS = {"circle": "o", "square": "s", "diamond": "D"}
+
+
+def _forest_axes(ax, panel: forest.ForestPanel, xrange: tuple[float, float], ticks: list[float], *,
+                 show_axis: bool, font_pt: float) -> None:
+    """One panel of a forest plot on ``ax``: margin bands, the null, one row per part."""
+    for lo, hi in panel.bands():
+        ax.axvspan(lo, hi, color=forest.MARGIN_COLOUR, alpha=0.28, lw=0)
+        for edge in (lo, hi):
+            ax.axvline(edge, color=forest.MARGIN_COLOUR, ls="--", lw=1.0)
+    ax.axvline(panel.null, color=forest.NULL_COLOUR, lw=1.2)
+    k = len(panel.rows)
+    for i, row in enumerate(panel.rows):
+        y = k - 1 - i
+        ax.plot([row.low, row.high], [y, y], color=row.colour, lw=2.2, solid_capstyle="butt")
+        ax.plot([row.effect], [y], marker=_MPL_MARKERS.get(row.marker, "o"), color=row.colour, mec="white",
+                ms=font_pt * (0.85 if row.marker == "diamond" else 0.75), ls="none", label=row.verdict)
+    if panel.log:
+        ax.set_xscale("log")
+    ax.set_xlim(*xrange)
+    ax.set_ylim(-0.6, k - 0.4)
+    ax.set_yticks(range(k - 1, -1, -1), [r.label for r in panel.rows], fontsize=font_pt)
+    ax.set_xticks(ticks, [forest.tick_label(t) for t in ticks], fontsize=font_pt * 0.9)
+    ax.minorticks_off()
+    ax.grid(axis="x", alpha=0.35)
+    ax.set_title(panel.title, fontsize=font_pt, loc="left", fontweight="bold")
+    if show_axis:
+        ax.set_xlabel(panel.xlabel, fontsize=font_pt, style="italic")
+    else:
+        ax.tick_params(axis="x", labelbottom=False)
+
+
+def forest_png(parts: Sequence[dict], *, title: str = "", width_px: int = 1200, dpi: int = 110) -> bytes:
+    """A PNG (bytes) of the forest plot of one finding's parts (``findings.json`` records), the figure
+    :func:`.forest.forest_plot` draws for the tour card; ``width_px`` sets its width (text scales with it)."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    panels = forest.forest_panels(parts)
+    if not panels:
+        raise ValueError("a forest plot needs at least one part")
+    kinds = {p.kind for p in panels}
+    ranges = {k: forest.shared_range([p for p in panels if p.kind == k]) for k in kinds}
+    ticks = {k: forest.axis_ticks([p for p in panels if p.kind == k], ranges[k]) for k in kinds}
+    last = {p.kind: i for i, p in enumerate(panels)}
+    width_in = width_px / dpi
+    font_pt = 9 * max(width_in / 7.0, 1.0)
+    ratios = [len(p.rows) + 1.6 + (1.4 if last[p.kind] == i else 0) for i, p in enumerate(panels)]
+    fig = Figure(figsize=(width_in, 0.22 * font_pt / 9 * (sum(ratios) + 2.5)), dpi=dpi)
+    axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": ratios})[:, 0]
+    for i, (ax, panel) in enumerate(zip(axes, panels)):
+        _forest_axes(ax, panel, ranges[panel.kind], ticks[panel.kind], show_axis=last[panel.kind] == i,
+                     font_pt=font_pt)
+    verdicts = list(dict.fromkeys(r.verdict for p in panels for r in p.rows))
+    handles = [Line2D([], [], marker=_MPL_MARKERS.get(forest.VERDICT_MARKERS.get(v, "diamond"), "o"), ls="none",
+                      color=forest.VERDICT_COLOURS.get(v, forest.VERDICT_COLOURS["not resolved"]), label=v)
+               for v in verdicts]
+    fig.legend(handles=handles, loc="upper right", ncol=len(handles), fontsize=font_pt * 0.9, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=font_pt * 1.15, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

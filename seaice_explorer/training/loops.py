@@ -7,11 +7,11 @@ time, running losses). The EMA weights are the checkpoint's own ``model.safetens
 restores all of them, so a run cut at step k and resumed gives the same weights as an uncut run.
 
 Across machines, where ``train_state/`` is not kept (it is git-ignored), ``--resume`` continues
-from the checkpoint itself: ``<out>/training.json`` (step, wall time, states seen) is written with
+from the checkpoint itself: ``<out>/training.json`` (step, wall time, states seen, CPU threads) is written with
 every checkpoint, and a resume that finds it but no ``train_state/`` is a *warm restart*: the raw
 and EMA weights start from the checkpoint's EMA weights, AdamW starts afresh, and the learning rate
 ramps up over ``RESTART_WARMUP`` steps to the value the schedule has at that step. The card records
-each restart.
+each restart, and the run's budget (states seen, training FLOPs, CPU hours; :mod:`.budget`).
 
 Under ``torchrun`` (``training.distributed``) every process runs this loop on its rows of each
 global batch, with the model in DDP; all load the same resume state, and process 0 alone writes.
@@ -46,6 +46,7 @@ from ..checkpoints import (
     save_checkpoint,
 )
 from ..errors import SeaIceInputError
+from .budget import PROGRESS_FILE, Budget, forward_flops, run_threads
 from .distributed import current_shard, local_device, wrap
 from .ema import EMA
 from .report import hardware
@@ -167,17 +168,20 @@ def fit(model: nn.Module, loss_fn: LossFn, batches: Batches, config: Config, out
 
     restart = progress["restarts"][-1] if progress and progress.get("restarts") else 0  # the last warm restart
     step0, seen0 = (int(progress["step"]), int(progress.get("states_seen", 0))) if progress else (0, 0)
+    threads = run_threads(device, shard.world)  # None on a GPU
+    flops = forward_flops(config, opts.crop)  # one state's forward pass, counted once on the meta device
 
     def record(step: int, elapsed: float) -> dict[str, Any]:
-        return {"step": step, "elapsed_s": round(elapsed, 1), "states_seen": seen0 + (step - step0) * opts.batch_size,
-                "restarts": list((progress or {}).get("restarts", []))}
+        rec = {"step": step, "elapsed_s": round(elapsed, 1), "states_seen": seen0 + (step - step0) * opts.batch_size,
+               "restarts": list((progress or {}).get("restarts", []))}
+        return {**rec, "threads": threads} if threads else rec
 
     def checkpoint(step: int) -> None:
         if not shard.main:
             return
         now = time.perf_counter() - t0
         rec = record(step, now)
-        save_checkpoint(out, ema.module, config, {**card, **_progress_card(step, now, history, opts, rec)})
+        save_checkpoint(out, ema.module, config, {**card, **_progress_card(step, now, history, opts, rec, flops)})
         _write_json(out / PROGRESS_FILE, rec)
         _save_state(out, step, now, history, model, optimizer, gen_cpu, gen_dev)
         if opts.snapshot_every and step % opts.snapshot_every == 0:
@@ -218,7 +222,7 @@ def fit(model: nn.Module, loss_fn: LossFn, batches: Batches, config: Config, out
             bar.close()
     elapsed = time.perf_counter() - t0
     return TrainResult(out, config, step, elapsed, _final_losses(history),
-                       {**card, **_progress_card(step, elapsed, history, opts, record(step, elapsed))})
+                       {**card, **_progress_card(step, elapsed, history, opts, record(step, elapsed), flops)})
 
 
 def _adamw(model: nn.Module, opts: TrainOptions) -> torch.optim.AdamW:
@@ -251,15 +255,12 @@ def _final_losses(history: dict[str, list[float]], last: int = 100) -> dict[str,
 
 
 def _progress_card(step: int, elapsed: float, history: dict[str, list[float]], opts: TrainOptions,
-                   record: dict[str, Any] | None = None) -> dict[str, Any]:
-    extra = {}
-    if record is not None:
-        extra["states_seen"] = record["states_seen"]
-        if record.get("restarts"):
-            extra["warm_restarts"] = ", ".join(f"step {k}" for k in record["restarts"]) + \
-                " (resumed from the checkpoint without its optimiser state)"
+                   record: dict[str, Any], flops: tuple[int, str]) -> dict[str, Any]:
+    """The card fields of the run so far: its settings, its budget (:mod:`.budget`) and its losses."""
+    budget = Budget(record["states_seen"], *flops, elapsed_s=record["elapsed_s"], threads=record.get("threads"),
+                    restarts=tuple(record["restarts"]))
     return {
-        **extra,
+        **budget.card_fields(),
         "steps": step if step >= opts.steps else f"{step} of {opts.steps} (in progress)",
         "batch_size": opts.batch_size,
         "wall_time_s": round(elapsed, 1),
@@ -275,8 +276,7 @@ def _parallel(opts: TrainOptions) -> str:
     return (f"; DDP over {shard.world} processes" if shard.world > 1 else "") + ("; torch.compile" if opts.compile else "")
 
 
-# -- progress kept with the checkpoint (training.json) and warm restarts -------------------------
-PROGRESS_FILE = "training.json"
+# -- progress kept with the checkpoint (training.json, PROGRESS_FILE) and warm restarts -----------
 RESTART_WARMUP = 100  # steps of linear ramp after a warm restart
 
 

@@ -60,6 +60,18 @@ def _verdict(report: Report | None, number: int) -> str:
     return finding.verdict if finding is not None else "not judged yet"
 
 
+def finding_number(stop: Stop) -> int | None:
+    """The finding a stop shows (1–3), None for the other stops."""
+    return int(stop.key.removeprefix("finding")) if stop.key in ("finding1", "finding2", "finding3") else None
+
+
+def forest_parts(stop: Stop, reports: Reports) -> list[dict[str, object]]:
+    """The judged parts of the stop's finding in the report its words quote (the family's ``findings.json``),
+    for its forest plot; empty for another stop or a finding not judged yet."""
+    number = finding_number(stop)
+    return reports.family.parts_of(number) if number is not None and reports.family is not None else []
+
+
 def footer(stop: Stop, reports: Reports) -> str:
     """Where the stop's pictures and numbers come from."""
     shown = ("Maps: the reference data set" if stop.key == "ice" else

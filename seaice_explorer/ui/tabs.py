@@ -88,9 +88,9 @@ class MizView(_ResultsTab):
             pn.pane.Markdown(texts.MIZ_HELP),
             pn.pane.HoloViews(self._frequency_maps(), backend="bokeh"),
             pn.pane.HoloViews(self._histograms(), backend="bokeh"),
-            pn.pane.Markdown("#### Scores against the reference"),
-            pn.pane.DataFrame(self._scores(), index=True, float_format=lambda v: f"{v:.3g}", css_classes=["scores"],
-                              na_rep="–", sizing_mode="stretch_width"),
+            pn.pane.Markdown(texts.SCORES_HELP),
+            pn.pane.DataFrame(self._scores(), index=True, css_classes=["scores"], sizing_mode="stretch_width"),
+            pn.pane.HoloViews(self._score_intervals(), backend="bokeh", css_classes=["score-intervals"]),
             pn.pane.Markdown(self._violation_text(), css_classes=["violation-detail"]),
             pn.pane.HoloViews(self._violation_maps(), backend="bokeh"),
             sizing_mode="stretch_width",
@@ -125,11 +125,35 @@ class MizView(_ResultsTab):
                 + charts.histogram_overlay(miz, xlabel="MIZ area [10⁶ km²]", title="MIZ area", colours=colours)
                 ).opts(shared_axes=False)
 
-    def _scores(self) -> pd.DataFrame:
+    def _intervals(self) -> dict[str, dict[str, analysis.Score]]:
+        """Per backend, the 90 % bootstrap interval of each score (computed once per result)."""
         s = self.state
-        rows = {"reference": analysis.reference_row(s.reference_data)}
-        rows.update({f"{b} ({r.key.bounds})": r.scores for b, r in s.results.items()})
-        return pd.DataFrame(rows).T
+        return {b: analysis.score_intervals(r, s.reference_data) for b, r in s.results.items()}
+
+    def _scores(self) -> pd.DataFrame:
+        """One row per source: each score as "value (low–high)", its 90 % bootstrap interval."""
+        s = self.state
+        intervals = self._intervals()
+        rows = {"reference": {k: texts.format_interval(v) for k, v in analysis.reference_row(s.reference_data).items()}}
+        for b, r in s.results.items():
+            rows[f"{b} ({r.key.bounds})"] = {
+                k: texts.format_interval(v, *((intervals[b][k].ci_low, intervals[b][k].ci_high)
+                                              if k in intervals[b] else (None, None)))
+                for k, v in r.scores.items()}
+        return pd.DataFrame(rows).T.fillna("–")
+
+    def _score_intervals(self):
+        """The MIZ scores of each backend with their intervals (error bars); the reference's mean extent as a line."""
+        s = self.state
+        intervals = self._intervals()
+        shown = [c for c in analysis.INTERVAL_CHART if any(c in i for i in intervals.values())]
+        scores = {c: {b: (r.scores[c], intervals[b][c].ci_low, intervals[b][c].ci_high)
+                      for b, r in s.results.items() if c in intervals[b] and c in r.scores} for c in shown}
+        fonts = self.display.grid(3).fonts
+        width = max(200, (self.display.main_width - 220) // max(len(scores), 1) - 16)
+        return charts.score_intervals(scores, reference=analysis.reference_row(s.reference_data),
+                                      colours=s.colours(), width=width, height=90 + 34 * len(s.results),
+                                      font_px=fonts.label)
 
     def _violation_text(self) -> str:
         lines = ["#### Bound violations",

@@ -123,6 +123,31 @@ independent re-implementation for teaching and exploration, not the authors' cod
 """
 
 
+#: Marks a score whose value lies outside its interval (see :data:`SCORES_HELP`).
+OUTSIDE_MARK = "†"
+
+SCORES_HELP = """\
+#### Scores against the reference
+Each score of a model comes with its **90 % bootstrap interval** in brackets (and as error bars below):
+where the score lands in 90 % of redraws of as many samples and reference days, each drawn with
+replacement from those shown. Two models whose intervals overlap a lot cannot be told apart with this
+many samples. **†** The value lies outside its interval: with few samples a distance between two sets
+comes out too large, and the redraws, which repeat samples, come out larger still; more samples make
+both smaller.
+"""
+
+
+def format_interval(value: float, low: float | None = None, high: float | None = None) -> str:
+    """A score with its interval, e.g. ``0.132 (0.128–0.141)``, marked with :data:`OUTSIDE_MARK` when the
+    value lies outside it; the value alone without a finite interval."""
+    if not math.isfinite(value):
+        return "–"
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return f"{value:.3g}"
+    outside = "" if low <= value <= high else OUTSIDE_MARK
+    return f"{value:.3g}{outside} ({low:.3g}–{high:.3g})"
+
+
 def format_fraction(value: float) -> str:
     """A fraction as a percentage with sensible precision (``0 %`` exactly when zero)."""
     if not math.isfinite(value):

@@ -1,5 +1,5 @@
-"""The tour card above the tabs: the stop's title, its sentences, where they come from, and
-Previous / Next / Close. Showing a stop switches to its tab (Panel)."""
+"""The tour card above the tabs: the stop's title, its sentences, where they come from, a finding's
+forest plot (how sure the verdict is), and Previous / Next / Close. Showing a stop switches to its tab (Panel)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from ..evaluation.reports import Report, read_report, report_folder
+from ..evaluation.reports import FINDINGS_FILE, Report, read_report, report_folder
+from ..plots.forest import forest_plot
 from . import story
 from .layout import Display
 from .session import in_server, ticker
@@ -27,6 +28,11 @@ CARD_MARGIN_PX = 22
 #: Tight paragraphs in the card (Markdown's default margins would take a line each).
 CARD_CSS = "p { margin: 0.15em 0; } table { margin: 0.3em 0; }"
 SIDEBAR_PX = 340  # app.py's sidebar_width
+#: A finding's forest plot beside the words: width (px) and smallest height, normal and in presentation mode,
+#: and its text size; it is as tall as the card (the same on every stop).
+FOREST_WIDTH_PX, FOREST_MIN_PX, FOREST_FONT_PX = (470, 610), (276, 372), (11, 15)
+#: Space (px) between the words and the forest plot, and the plot's margin above and below.
+FOREST_GAP_PX, FOREST_PAD_PX = 16, 12
 
 
 def card_height(markdown: str, width: int, font_px: int) -> int:
@@ -39,16 +45,27 @@ def card_height(markdown: str, width: int, font_px: int) -> int:
     return max(MIN_CARD_PX, int(math.ceil(height / 12) * 12))
 
 
+def stop_height(markdown: str, width: int, font_px: int, forest: bool, presentation: bool) -> int:
+    """Height (px) of one stop's card ``width`` px wide: its words, beside its forest plot when it has one."""
+    if not forest:
+        return card_height(markdown, width, font_px)
+    mode = int(presentation)
+    return max(card_height(markdown, width - FOREST_WIDTH_PX[mode] - FOREST_GAP_PX, font_px),
+               FOREST_MIN_PX[mode] + FOREST_PAD_PX)
+
+
 @functools.lru_cache(maxsize=8)
-def _report(folder: Path, mtime: float) -> Report | None:
+def _report(folder: Path, mtimes: tuple[float, float]) -> Report | None:
     return read_report(folder)
 
 
 def current_report(dataset: str) -> Report | None:
-    """``dataset``'s evaluation report as it is on disk now (re-read only when its table changes)."""
+    """``dataset``'s evaluation report as it is on disk now (re-read when its table or its findings change)."""
     folder = report_folder(dataset)
-    table = folder / "table.csv"
-    return _report(folder, table.stat().st_mtime) if table.is_file() else None
+    table, findings = folder / "table.csv", folder / FINDINGS_FILE
+    if not table.is_file():
+        return None
+    return _report(folder, (table.stat().st_mtime, findings.stat().st_mtime if findings.is_file() else 0.0))
 
 
 def reports_for(tour: Tour) -> story.Reports:
@@ -74,6 +91,12 @@ class TourCard(Viewer):
         self.text = pn.pane.Markdown("", css_classes=["tour-text"], sizing_mode="stretch_width", **tight)
         self.footer = pn.pane.Markdown("", css_classes=["tour-footer"], styles={"opacity": "0.75"}, **tight)
         self.status = pn.pane.Markdown("", css_classes=["tour-status"], margin=(0, 10))
+        # One slot per finding, each holding its plot's HoloViews pane, drawn when the tour opens and again
+        # only when its parts or size change: a step shows one slot. (A new pane per plot: resizing or
+        # hiding a HoloViews pane that shows a Bokeh layout fails in Panel 1.9.)
+        self.forest = pn.Column(visible=False, css_classes=["tour-forest"],
+                                margin=(FOREST_PAD_PX // 2, 0, 0, FOREST_GAP_PX))
+        self._slots: dict[int, tuple[tuple, pn.Column]] = {}  # finding -> (what its plot shows, its slot)
         self.previous = pn.widgets.Button(label="◀ Previous", width=108, css_classes=["tour-previous"])
         self.next = pn.widgets.Button(label="Next ▶", color="primary", width=108, css_classes=["tour-next"])
         self.close = pn.widgets.Button(label="Close tour", color="light", width=108)
@@ -81,7 +104,7 @@ class TourCard(Viewer):
         self.next.on_click(lambda _: tour.next())
         self.close.on_click(lambda _: tour.go(0))
         self.card = pn.Column(
-            pn.Row(pn.Column(self.title, self.text, self.footer, sizing_mode="stretch_width"),
+            pn.Row(pn.Column(self.title, self.text, self.footer, sizing_mode="stretch_width"), self.forest,
                    pn.Column(pn.Row(self.previous, self.next), self.close, self.status, width=BUTTONS_PX),
                    sizing_mode="stretch_width"),
             css_classes=["tour-card"], visible=False, sizing_mode="stretch_width",
@@ -109,12 +132,12 @@ class TourCard(Viewer):
         if tour.stop is None:
             return 0, 0
         reports = reports_for(tour)
-        texts = [story.story(stop, tour.slide_state(stop) if tour.ready(stop) else tour.state, reports)
-                 for stop in tour.stops]
+        texts = [(story.story(stop, tour.slide_state(stop) if tour.ready(stop) else tour.state, reports),
+                  bool(story.forest_parts(stop, reports))) for stop in tour.stops]
         d = self.display
         window = d.main_width + (0 if d.presentation else SIDEBAR_PX)
-        return (max(card_height(t, window - SIDEBAR_PX - 40, TEXT_PX) for t in texts),
-                max(card_height(t, window - 40, TEXT_PRESENTATION_PX) for t in texts))
+        return (max(stop_height(t, window - SIDEBAR_PX - 40, TEXT_PX, forest, False) for t, forest in texts),
+                max(stop_height(t, window - 40, TEXT_PRESENTATION_PX, forest, True) for t, forest in texts))
 
     def _size(self, *_: object, redraw: bool = True) -> None:
         """Size the card and tell the displays whose maps it sits above, so they are sized for it.
@@ -141,6 +164,8 @@ class TourCard(Viewer):
     def _resized(self, *_: object) -> None:
         self._size(redraw=False)
         self._style()
+        if self.tour.stop is not None:
+            self._draw_forest(reports_for(self.tour))
 
     def _style(self) -> None:
         size = TEXT_PRESENTATION_PX if self.display.presentation else TEXT_PX
@@ -169,10 +194,45 @@ class TourCard(Viewer):
         if stop is None:
             return
         reports = reports_for(tour)
-        self.title.object = f"**{tour.step} / {len(tour.stops)} · {stop.title}**"
-        self.text.object = story.story(stop, tour.state_of(stop), reports)
-        self.footer.object = story.footer(stop, reports)
+        with pn.io.hold():  # the words and the plot change together
+            self.title.object = f"**{tour.step} / {len(tour.stops)} · {stop.title}**"
+            self.text.object = story.story(stop, tour.state_of(stop), reports)
+            self.footer.object = story.footer(stop, reports)
+            self._draw_forest(reports)
         self._status()
+
+    def _draw_forest(self, reports: story.Reports) -> None:
+        """The stop's forest plot from the report its words quote, as tall as the card; none (and the words
+        the whole width) on a stop without a finding or a finding not judged yet. Every finding's plot is
+        drawn at once (in its own hidden slot), so a step to a finding only shows its slot."""
+        mode = int(self.display.presentation)
+        width, height = FOREST_WIDTH_PX[mode], max(int(self.card.height or 0) - FOREST_PAD_PX, FOREST_MIN_PX[mode])
+        judged = {story.finding_number(stop): story.forest_parts(stop, reports) for stop in self.tour.stops}
+        judged = {number: parts for number, parts in judged.items() if number is not None and parts}
+        shown = story.finding_number(self.tour.stop) if self.tour.stop is not None else None
+        with pn.io.hold():
+            for number in set(self._slots) - set(judged):  # no longer judged (its findings.json changed)
+                del self._slots[number]
+            for number, parts in judged.items():
+                key = (parts, width, height, FOREST_FONT_PX[mode])
+                if self._slots.get(number, (None,))[0] != key:
+                    plot = forest_plot(parts, width=width, height=height, font_px=FOREST_FONT_PX[mode])
+                    slot = self._slots[number][1] if number in self._slots else pn.Column(margin=0)
+                    slot.objects = [pn.pane.HoloViews(plot, backend="bokeh", margin=0)]
+                    self._slots[number] = (key, slot)
+            for number, (_, slot) in self._slots.items():
+                slot.visible = number == shown
+            slots = [slot for _, slot in self._slots.values()]
+            if slots != self.forest.objects:
+                self.forest.objects = slots
+            self.forest.param.update(width=width, height=height, visible=shown in self._slots)
+
+    @property
+    def forest_shown(self):
+        """The forest plot shown (a HoloViews layout), None on a stop without one."""
+        if not self.forest.visible:
+            return None
+        return next((slot[0].object for _, slot in self._slots.values() if slot.visible and slot.objects), None)
 
     def _status(self) -> None:
         bank = self.tour.bank
