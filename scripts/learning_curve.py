@@ -130,8 +130,29 @@ def main() -> None:
         row["converged"] = bool(ratio <= TARGET)
         record["rows"] = sorted([*record["rows"], row], key=lambda r: r["step"])
         args.out.write_text(json.dumps(record, indent=1) + "\n")
+        args.out.with_suffix(".md").write_text(markdown(record))
         log.info("step %d: MIZ-area W1 %.3f (%.3f-%.3f) = %.2fx the baseline median; %s", step,
                  *row["miz_area_w1_1e6km2"], ratio, "converged" if row["converged"] else "not converged")
+
+
+def markdown(record: dict) -> str:
+    """The learning curve as a Markdown table: each checkpoint's scores with their intervals, against the target."""
+    base = record["baseline"]["miz_area_w1_1e6km2"]
+    st = record["settings"]
+    lines = [f"# Learning curve of `{st['model']}` on 2019 (n = {st['n']}, {st['sampler']} {st['steps']} steps, "
+             f"seed {st['seed']})", "",
+             f"Target: MIZ-area W1 at most {record['target']}× the median of the baseline (n = {base['n']} random days "
+             f"of 2016–2018, {base['draws']} draws): {base['median']:.3f} × 10⁶ km² (5–95 %: {base['low']:.3f}–"
+             f"{base['high']:.3f}), so at most {record['target'] * base['median']:.3f}. Scores with 90 % bootstrap "
+             "intervals (`python scripts/learning_curve.py`).", "",
+             "| step | states seen | MIZ-area W1 (10⁶ km²) | ÷ baseline median | extent W1 (10⁶ km²) | MIZ-freq RMSE | met |",
+             "|---|---|---|---|---|---|---|"]
+    for r in record["rows"]:
+        cell = lambda k, f: "{:{f}} ({:{f}}–{:{f}})".format(*r[k], f=f)  # noqa: E731
+        lines.append(f"| {r['step']:,} | {r['states_seen']:,} | {cell('miz_area_w1_1e6km2', '.3f')} | "
+                     f"{r['miz_area_w1_vs_baseline_median']:.2f}× | {cell('extent_w1_1e6km2', '.3f')} | "
+                     f"{cell('miz_freq_rmse', '.4f')} | {'yes' if r['converged'] else 'no'} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

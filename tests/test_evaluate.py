@@ -7,6 +7,7 @@ them through the registry.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -503,3 +504,29 @@ def _at_size(entry, size: int):
     from dataclasses import replace
 
     return replace(entry, config=replace(entry.config, grid_size=size))
+
+
+def test_large_requests_come_in_cached_chunks(tiny_models: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """n above generate's limit: chunks of at most the limit, the first with the run's seed (so it starts with
+    the smaller set of that seed), the others with seeds of their own, each cached; a rerun generates nothing."""
+    from seaice_explorer.evaluation import samples as samples_mod
+
+    monkeypatch.setattr(samples_mod, "MAX_SAMPLES", 3)
+    entry = discover(tiny_models).entries["ldm-gaussian"]
+    counter = Counter(generate_mod.generate)
+    request = samples_mod.SampleRequest(n=7, steps=2, seed=5, device="cpu", models_dir=tiny_models)
+    got = samples_mod.obtain(entry, "raw", request, tmp_path, counter)
+    assert got.ds.sizes["sample"] == 7 and not got.cached and len(counter.calls) == 3
+    seeds = [int(s) for s in got.ds.attrs["chunk_seeds"].split(", ")]
+    assert seeds[0] == 5 and len(set(seeds)) == 3 and got.ds.attrs["seed"] == 5
+    small = samples_mod.obtain(entry, "raw", samples_mod.SampleRequest(n=3, steps=2, seed=5, device="cpu",
+                                                                        models_dir=tiny_models), tmp_path, counter)
+    assert small.cached and len(counter.calls) == 3  # the first chunk is the n = 3 set of seed 5
+    xr.testing.assert_equal(small.ds["sic"].drop_vars("sample", errors="ignore"),
+                            got.ds["sic"].isel(sample=slice(0, 3)).drop_vars("sample", errors="ignore"))
+    assert not np.allclose(got.ds["sic"].isel(sample=0), got.ds["sic"].isel(sample=3), equal_nan=True)
+    again = samples_mod.obtain(entry, "raw", request, tmp_path, counter)
+    assert again.cached and len(counter.calls) == 3
+    other = samples_mod.obtain(entry, "raw", dataclasses.replace(request, seed=6), tmp_path, counter)
+    assert int(other.ds.attrs["chunk_seeds"].split(", ")[1]) not in seeds

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,12 @@ import numpy as np
 import xarray as xr
 
 from ..checkpoints import checkpoint_hash
+from ..diffusion.generate import MAX_SAMPLES
 from ..errors import SeaIceInputError
 from ..outputs import atomic_file
 from ..registry import BOUNDS, DEPRECATED_BOUNDS, ModelEntry
 from ..variables import VARIABLES
+from .bootstrap import derived_seed
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,13 @@ class Sampled:
 
 def obtain(entry: ModelEntry, bounds: str, request: SampleRequest, samples_dir: Path,
            generate_fn: Callable[..., xr.Dataset]) -> Sampled:
-    """Reuse the cached sample if it matches (backend, bounds, n, steps, seed, checkpoints), else generate it."""
+    """Reuse the cached sample if it matches (backend, bounds, n, steps, seed, checkpoints), else generate it.
+
+    More than ``MAX_SAMPLES`` states come in chunks of at most that many, each obtained (and cached) as
+    its own request: the first with ``seed`` itself (so n = 512 starts with the n = 256 set of the same
+    seed), chunk k with :func:`chunk_seed`."""
+    if request.n > MAX_SAMPLES:
+        return _obtain_chunks(entry, bounds, request, samples_dir, generate_fn)
     backend = entry.name
     path = sample_path(samples_dir, backend, bounds, request.n, request.steps, request.seed, request.sampler)
     hashes = current_hashes(entry)
@@ -147,6 +155,27 @@ def obtain(entry: ModelEntry, bounds: str, request: SampleRequest, samples_dir: 
     with atomic_file(path) as tmp:
         ds.to_netcdf(tmp, encoding={v: {"zlib": True, "complevel": 1} for v in ds.data_vars})
     return Sampled(ds, seconds, False, path)
+
+
+def chunk_seed(seed: int, k: int) -> int:
+    """The seed of chunk ``k`` ≥ 1 of a large request (no chunk shares its draws with another seed's)."""
+    return derived_seed(seed, "chunk", k) % 2**31
+
+
+def _obtain_chunks(entry: ModelEntry, bounds: str, request: SampleRequest, samples_dir: Path,
+                   generate_fn: Callable[..., xr.Dataset]) -> Sampled:
+    parts = []
+    for k, start in enumerate(range(0, request.n, MAX_SAMPLES)):
+        chunk = replace(request, n=min(MAX_SAMPLES, request.n - start),
+                        seed=request.seed if k == 0 else chunk_seed(request.seed, k))
+        parts.append(obtain(entry, bounds, chunk, samples_dir, generate_fn))
+    ds = xr.concat([p.ds for p in parts], "sample", combine_attrs="override")
+    if "sample" in ds.coords:
+        ds = ds.assign_coords(sample=np.arange(ds.sizes["sample"]))
+    seconds = float(sum(p.seconds for p in parts))
+    ds.attrs.update(seed=request.seed, generation_seconds=seconds,
+                    chunk_seeds=", ".join(str(p.ds.attrs.get("seed")) for p in parts))
+    return Sampled(ds, seconds, all(p.cached for p in parts), parts[0].path)
 
 
 def project(raw: xr.Dataset, bounds: str) -> xr.Dataset:

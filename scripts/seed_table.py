@@ -1,0 +1,62 @@
+"""The verdicts of one report run with several sampling seeds, side by side (issue 21).
+
+    python scripts/seed_table.py docs/evaluation-osisaf docs/evaluation-osisaf-seed1 docs/evaluation-osisaf-seed2 \
+        --out docs/evaluation-osisaf/seeds.md
+
+Reads each folder's ``findings.json`` (the same parts in the same order, as ``evaluate`` writes them) and
+writes a Markdown table: one row per finding part, one column per run (verdict, effect and interval),
+and whether the verdict is the same in every run; then the verdict of each finding per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from seaice_explorer.evaluation.reports import read_parts, summarise_parts
+
+
+def _seed(folder: Path) -> str:
+    """The sampling seed recorded in the report's command line."""
+    words = (folder / "README.md").read_text().split()
+    return words[words.index("--seed") + 1] if "--seed" in words else "?"
+
+
+def seed_table(folders: list[Path]) -> str:
+    runs = [read_parts(f / "findings.json") for f in folders]
+    if not runs or any(len(r) != len(runs[0]) for r in runs) or not runs[0]:
+        raise SystemExit("every folder needs a findings.json with the same parts")
+    seeds = [_seed(f) for f in folders]
+    n = runs[0][0].n
+    lines = [f"# Verdicts per sampling seed (n = {n} per setting)", "",
+             "Each column is one run of the same `evaluate` command with another `--seed` (the sampling seed; the "
+             "models, the reference and the rules are the same). Effect (interval, at the level its rule uses).", "",
+             "| finding | part | " + " | ".join(f"seed {s}" for s in seeds) + " | same in all |",
+             "|---|---|" + "---|" * len(seeds) + "---|"]
+    for parts in zip(*runs):
+        name = parts[0].part.split(" (not judged")[0]
+        cells = [f"{p.verdict}: {p.effect:.3g} ({p.ci_low:.3g} to {p.ci_high:.3g})" for p in parts]
+        same = "yes" if len({p.verdict for p in parts}) == 1 else "**no**"
+        lines.append(f"| {parts[0].finding} | {name} | " + " | ".join(cells) + f" | {same} |")
+    lines += ["", "| finding | " + " | ".join(f"seed {s}" for s in seeds) + " | same in all |",
+              "|---|" + "---|" * len(seeds) + "---|"]
+    summaries = [summarise_parts(r) for r in runs]
+    for findings in zip(*summaries):
+        verdicts = [f.verdict for f in findings]
+        same = "yes" if len(set(verdicts)) == 1 else "**no**"
+        lines.append(f"| {findings[0].number}. {findings[0].claim} | " + " | ".join(verdicts) + f" | {same} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folders", nargs="+", type=Path)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    args.out.write_text(seed_table(args.folders))
+    print(args.out.read_text())
+
+
+if __name__ == "__main__":
+    main()
