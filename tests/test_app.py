@@ -158,7 +158,8 @@ def test_tabs_render_content(served_state):
     miz = MizView(state=served_state).content()
     assert isinstance(miz, pn.Column)
     hv_panes = [o for o in miz.objects if isinstance(o, pn.pane.HoloViews)]
-    assert len(hv_panes) == 3
+    assert len(hv_panes) == 4  # MIZ maps, histograms, scores with their intervals, violation maps
+    assert "score-intervals" in hv_panes[2].css_classes
     hv.render(hv_panes[0].object, backend="bokeh")  # MIZ frequency maps and differences
     table = [o for o in miz.objects if isinstance(o, pn.pane.DataFrame)][0].object
     assert list(table.index) == ["reference", f"{DATA} (raw)", f"{CENS} (raw)"]
