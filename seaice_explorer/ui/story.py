@@ -166,8 +166,8 @@ def _finding3(stop: Stop, s: ExplorerState, reports: Reports) -> str:
               + " (clamping then puts them on the bound)")
     return (f"{head} A network does not know that ice cover stops at 0 % and 100 %: {breaks}. After clamping, "
             f"the censored decoder puts {at}. Its marginal ice zone: MIZ-frequency error "
-            f"{float(cens['miz_freq_rmse']):.3f} against {float(gauss['miz_freq_rmse']):.3f} (one set of samples "
-            "each; the verdict above weighs the difference against its interval)." + _observed_line(reports, 3))
+            f"{float(cens['miz_freq_rmse']):.3f} against {float(gauss['miz_freq_rmse']):.3f} (the plot: each part's "
+            "interval)." + _observed_line(reports, 3))
 
 
 def _speed(stop: Stop, s: ExplorerState, reports: Reports) -> str:

@@ -49,8 +49,8 @@ def stop_height(markdown: str, width: int, font_px: int, forest: bool, presentat
     """Height (px) of one stop's card ``width`` px wide: its words, beside its forest plot when it has one."""
     if not forest:
         return card_height(markdown, width, font_px)
-    mode = int(presentation)
-    return max(card_height(markdown, width - FOREST_WIDTH_PX[mode] - FOREST_GAP_PX, font_px),
+    mode = int(presentation)  # one line of slack: bold verdicts run wider than the estimate's average glyph
+    return max(card_height(markdown, width - FOREST_WIDTH_PX[mode] - FOREST_GAP_PX, font_px) + int(1.4 * font_px),
                FOREST_MIN_PX[mode] + FOREST_PAD_PX)
 
 
