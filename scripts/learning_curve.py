@@ -94,6 +94,8 @@ def main() -> None:
     cached = {int(k): Path(v) for k, v in (item.split("=", 1) for item in args.cached)}
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     record = json.loads(args.out.read_text()) if args.out.is_file() else {"rows": []}
+    if not isinstance(record, dict) or "rows" not in record:
+        raise SystemExit(f"{args.out} exists and is not a learning curve of this script: choose another --out")
     done = {row["step"] for row in record["rows"]}
     ref = StateFeatures.of(open_reference("osisaf:2019").load(), "time")
     base = baseline_distribution(StateFeatures.of(open_reference("osisaf:train").load(), "time", bands=ref.bands),

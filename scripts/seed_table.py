@@ -17,6 +17,9 @@ from pathlib import Path
 from seaice_explorer.evaluation.reports import read_parts, summarise_parts
 
 
+HEADER = "# Verdicts per sampling seed"
+
+
 def _seed(folder: Path) -> str:
     """The sampling seed recorded in the report's command line."""
     words = (folder / "README.md").read_text().split()
@@ -29,7 +32,7 @@ def seed_table(folders: list[Path]) -> str:
         raise SystemExit("every folder needs a findings.json with the same parts")
     seeds = [_seed(f) for f in folders]
     n = runs[0][0].n
-    lines = [f"# Verdicts per sampling seed (n = {n} per setting)", "",
+    lines = [f"{HEADER} (n = {n} per setting)", "",
              "Each column is one run of the same `evaluate` command with another `--seed` (the sampling seed; the "
              "models, the reference and the rules are the same). Effect (interval, at the level its rule uses).", "",
              "| finding | part | " + " | ".join(f"seed {s}" for s in seeds) + " | same in all |",
@@ -54,6 +57,8 @@ def main() -> None:
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
+    if args.out.exists() and not args.out.read_text().startswith(HEADER):
+        raise SystemExit(f"{args.out} exists and was not written by this script: choose another --out")
     args.out.write_text(seed_table(args.folders))
     print(args.out.read_text())
 

@@ -52,7 +52,15 @@ def _observed_line(reports: Reports, number: int) -> str:
     finding = report.finding(number)
     if finding is None or finding.verdict == "not tested":
         return f" On real {dataset_label(OBSERVED_DATASET).split(' (')[0]}: not judged yet (no intervals in its report)."
-    return f" On real {dataset_label(OBSERVED_DATASET).split(' (')[0]}: **{finding.verdict}**."
+    parts = report.parts_of(number)
+    if parts and finding.verdict in ("reproduced", "refuted"):  # one verdict: quote its effects and intervals
+        lo, hi = min(p["ci_low"] for p in parts), max(p["ci_high"] for p in parts)
+        effects = sorted(p["effect"] for p in parts)
+        span = f"{effects[0]:.3g}" + (f"–{effects[-1]:.3g}" if len(effects) > 1 else "")
+        detail = f" (effect {span}, intervals {lo:.3g}–{hi:.3g})"
+    else:
+        detail = f" (each part's interval: `{report.folder.parent.name}/{report.folder.name}/findings.json`)"
+    return f" On real {dataset_label(OBSERVED_DATASET).split(' (')[0]}: **{finding.verdict}**{detail}."
 
 
 def _verdict(report: Report | None, number: int) -> str:
