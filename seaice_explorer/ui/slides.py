@@ -98,15 +98,11 @@ class Slides(Viewer):
 
     def _draw(self, stop: Stop) -> Viewable:
         """The stop's slide: its tab's view on the stop's own state (hidden until shown)."""
-        slide = self.slots[stop.key]
-        # One held change: the slide's new models reach the page in one ordered patch. Unheld, Panel writes
-        # some updates straight to the socket while Bokeh still holds earlier patches of the same callback,
-        # so a patch naming a new model could overtake the one defining it (issue 23's race, suspected).
-        with pn.io.hold():
-            view = VIEWS[stop.tab](state=self.tour.slide_state(stop), display=self.own)
-            slide.objects = [view]
+        view = VIEWS[stop.tab](state=self.tour.slide_state(stop), display=self.own)
         if isinstance(view, DenoiseView):
             self.denoise[stop.key] = view
+        slide = self.slots[stop.key]
+        slide.objects = [view]
         self.views[stop.key] = slide
         return slide
 
