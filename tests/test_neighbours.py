@@ -1,4 +1,4 @@
-"""Nearest neighbours by IIEE (``evaluation.neighbours``): the matrix against ``stats.compare.iiee``, the
+"""Nearest neighbours by IIEE (``evaluation.neighbours``): the matrix against ``stats.distances.iiee``, the
 season mix, realism, coverage and memorisation on toy discs of ice with known answers, and the files
 ``evaluate`` writes."""
 
@@ -58,7 +58,7 @@ def as_samples(ds: xr.Dataset) -> xr.Dataset:
 
 # --------------------------------------------------------------------------- the IIEE matrix
 def test_matrix_matches_stats_iiee_with_nan_cells_and_uneven_areas() -> None:
-    """Every pair against ``stats.compare.iiee`` (the oracle), on a grid with land, ocean cells that are
+    """Every pair against ``stats.distances.iiee`` (the oracle), on a grid with land, ocean cells that are
     NaN in some states only and cell areas that vary; blocks of 2 states give the same matrix."""
     grid = toy_grid(24, uneven=True)
     rng = np.random.default_rng(0)

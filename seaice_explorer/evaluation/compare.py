@@ -24,9 +24,8 @@ from functools import cached_property
 import numpy as np
 import xarray as xr
 
-from ..stats import compare, state
-from ..stats.compare import Distribution, energy_distance, ocean_values, wasserstein1
-from ..stats.spectra import power_spectrum
+from ..stats import ensemble, spectra, state
+from ..stats.distances import Distribution, area_weighted_rmse, energy_distance, ocean_values, wasserstein1
 from ..variables import STATE_VARIABLES, VARIABLES
 
 M2_TO_1E6KM2 = 1e-12
@@ -122,9 +121,9 @@ class SetSummary:
         ext, miz = _areas(ds)
         return cls(
             dim=dim, variables=names, extent=ext, miz_area=miz,
-            miz_frequency=compare.miz_frequency(ds, dim) if "sic" in ds.data_vars else None,
-            maps=compare.mean_std_maps(ds, dim, names),
-            spectrum=power_spectrum(ds, list(names)).mean(dim, keep_attrs=True),
+            miz_frequency=ensemble.miz_frequency(ds, dim) if "sic" in ds.data_vars else None,
+            maps=ensemble.mean_std_maps(ds, dim, names),
+            spectrum=spectra.power_spectrum(ds, list(names)).mean(dim, keep_attrs=True),
             beyond_maps=beyond_maps(ds, dim),
             row=_set_row(ds, dim, ext, miz),
         )
@@ -153,8 +152,8 @@ class ReferenceSummary:
         """Summarise the reference states (all of ``dim``) for :func:`score_set`."""
         ref = ref.load()
         summary = SetSummary.of(ref, dim, variables)
-        bands = compare.default_bands(ref)
-        bp = xr.Dataset({v: compare.band_power(summary.spectrum[v], bands) for v in summary.variables})
+        bands = spectra.default_bands(ref)
+        bp = xr.Dataset({v: spectra.band_power(summary.spectrum[v], bands) for v in summary.variables})
         return cls(summary, bands, bp, ref)
 
     @property
@@ -208,14 +207,14 @@ def score_set(ds: xr.Dataset, ref: ReferenceSummary, dim: str = "sample", *,
         row["miz_area_w1_1e6km2"] = wasserstein1(own.miz_area, r.miz_area) * M2_TO_1E6KM2
     on_grid = same_grid(ds, ref.ds)
     if on_grid and own.miz_frequency is not None and r.miz_frequency is not None:
-        row["miz_freq_rmse"] = float(compare.area_weighted_rmse(own.miz_frequency, r.miz_frequency))
+        row["miz_freq_rmse"] = float(area_weighted_rmse(own.miz_frequency, r.miz_frequency))
     norm: dict[str, list[float]] = {"mean_rmse_norm": [], "std_rmse_norm": []} if maps else {}
     if marginals:
         norm["energy_norm"] = []
     for v in names:
         scale = VARIABLES[v].std
         for stat in ("mean", "std") if on_grid and maps else ():
-            rmse = float(compare.area_weighted_rmse(own.maps[v].sel(statistic=stat), r.maps[v].sel(statistic=stat)))
+            rmse = float(area_weighted_rmse(own.maps[v].sel(statistic=stat), r.maps[v].sel(statistic=stat)))
             row[f"{v}_{stat}_rmse"] = rmse
             norm[f"{stat}_rmse_norm"].append(rmse / scale)
         if marginals:
@@ -223,7 +222,7 @@ def score_set(ds: xr.Dataset, ref: ReferenceSummary, dim: str = "sample", *,
             row[f"{v}_energy"] = energy = energy_distance(a, ref.marginals[v])
             row[f"{v}_marginal_w1"] = wasserstein1(a, ref.marginals[v])
             norm["energy_norm"].append(energy / scale)
-        ratio = compare.band_power(own.spectrum[v], ref.bands) / ref.band_power[v]
+        ratio = spectra.band_power(own.spectrum[v], ref.bands) / ref.band_power[v]
         row[f"{v}_spec_ratio_small"] = float(ratio.isel(band=0))
     row.update({k: float(np.mean(vals)) if vals else math.nan for k, vals in norm.items()})
     return row, own

@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import xarray as xr
 
-from ..stats import compare, state
-from ..stats.spectra import power_spectrum
+from ..stats import state
+from ..stats.spectra import band_power, default_bands, power_spectrum
 from ..variables import STATE_VARIABLES, VARIABLES
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class StateFeatures:
         """Features of the states of ``ds`` along ``dim``; ``bands`` must be the reference's (default: own)."""
         ds = ds.load()
         names = tuple(v for v in (variables or STATE_VARIABLES) if v in ds.data_vars)
-        bands = tuple(tuple(map(float, b)) for b in (bands if bands is not None else compare.default_bands(ds)))
+        bands = tuple(tuple(map(float, b)) for b in (bands if bands is not None else default_bands(ds)))
         cells = _ocean_cells(ds)
         has_sic = "sic" in ds.data_vars
         spectra = power_spectrum(ds, list(names))
@@ -166,7 +166,7 @@ class StateFeatures:
             miz=_cell_matrix(state.miz_mask(ds), dim, cells).astype(np.float32) if has_sic else None,
             cells={v: CellValues.of(_cell_matrix(ds[v], dim, cells)) for v in names},  # (N, C) each
             bands=bands,
-            band_power={v: np.asarray(compare.band_power(spectra[v], bands).transpose(dim, "band").values)
+            band_power={v: np.asarray(band_power(spectra[v], bands).transpose(dim, "band").values)
                         for v in names},
             edges=edges,
             histograms={v: _histograms(_ocean_rows(ds[v], dim), edges[v]) for v in names},

@@ -1,7 +1,7 @@
 """Nearest neighbours by IIEE: the season mix, realism, coverage and memorisation of a generated set.
 
 The distance between two states is their integrated ice-edge error (Goessling et al. 2016, GRL
-43:1642; :func:`seaice_explorer.stats.compare.iiee`): the area, in 10⁶ km², where one has ice
+43:1642; :func:`seaice_explorer.stats.distances.iiee`): the area, in 10⁶ km², where one has ice
 (sic ≥ 0.15) and the other not, on ocean cells where both are finite. Each state is binarised once
 (:class:`IceCover`); the IIEE of every pair is then two float32 matrix products (:func:`pairwise_iiee`).
 From the generated × reference matrix:
@@ -82,7 +82,7 @@ class IceCover:
         for i in range(0, n, chunk):
             x = np.asarray(sic.isel({dim: slice(i, i + chunk)}).values).reshape(-1, cells)  # (c, M)
             valid[i:i + len(x)] = np.isfinite(x) & sea
-            ice[i:i + len(x)] = valid[i:i + len(x)] & (x >= threshold - TOL)  # as stats.compare.iiee
+            ice[i:i + len(x)] = valid[i:i + len(x)] & (x >= threshold - TOL)  # as stats.distances.iiee
         return cls(ice, valid, area)
 
     def subset(self, keep: np.ndarray) -> IceCover:

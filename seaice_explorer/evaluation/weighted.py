@@ -5,7 +5,7 @@ summing to 1: uniform weights give the point estimate, multinomial counts ÷ n a
 (Efron & Tibshirani 1993). Every score follows for all B rows at once from the per-state
 :class:`~.features.StateFeatures`. Names and units are those of ``score_set``: W1 distances of the
 extent and MIZ-area distributions (10⁶ km²), the area-weighted MIZ-frequency RMSE, mean/std-map RMSEs
-(ddof = 1, as ``compare.mean_std_maps``), marginal energy distance (Székely & Rizzo 2013) and W1 from
+(ddof = 1, as ``stats.ensemble.mean_std_maps``), marginal energy distance (Székely & Rizzo 2013) and W1 from
 binned CDFs, the small-scale spectrum ratio and the generated set's bound fractions (%).
 
 Three more groups, computed only when asked for by name (``groups=``), are the findings' own scores
@@ -31,7 +31,7 @@ GROUPS: tuple[str, ...] = ("areas", "miz", "maps", "marginals", "spectra", "boun
 FINDING_GROUPS: tuple[str, ...] = ("matched_spectra", "bound_errors", "excess")
 #: Season matching: the reference is re-weighted over this many quantile bins of the pooled extents.
 SEASON_BINS = 10
-#: Index in ``compare.default_bands`` of the large-scale band: 16–32 grid spacings (800–1,600 km at 50 km).
+#: Index in ``stats.spectra.default_bands`` of the large-scale band: 16–32 grid spacings (800–1,600 km at 50 km).
 LARGE_BAND = 3
 
 

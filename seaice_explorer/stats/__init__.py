@@ -1,9 +1,11 @@
 """Sea-ice statistics: xarray in, xarray out, reducing over (y, x), lazy with dask.
 
 - :mod:`.state`: per-state extent, area, MIZ, ice edge, thickness, volume, bound fractions;
-- :mod:`.spectra`: radially integrated power spectra (the smoothing diagnostic);
-- :mod:`.compare`: ensemble vs reference (MIZ frequency, W1 / energy distances, map RMSE,
-  spectrum ratios, IIEE).
+- :mod:`.spectra`: radially integrated power spectra and their wavelength bands (the smoothing
+  diagnostic);
+- :mod:`.ensemble`: per-cell statistics of a set of states (MIZ frequency, mean and std maps);
+- :mod:`.distances`: set-against-set kernels with one signature ``f(a, b, dim, weights)``, as in
+  xskillscore (W1 and energy distances, area-weighted RMSE, IIEE).
 
 A leaf of the package: it imports only ``variables``, ``errors`` and ``grid``. The comparison of a
 generated set with a reference (one row of ``evaluate``, the dashboard's scores) is built from
@@ -20,25 +22,9 @@ Example: a ramp disc (sic = 1 inside 300 km, 0 beyond 700 km) has its MIZ betwee
 (0.833, 4021)
 """
 
-from .compare import (
-    Distribution,
-    area_weighted_rmse,
-    band_power,
-    default_bands,
-    distribution_distances,
-    energy_distance,
-    iiee,
-    map_rmse,
-    marginal_distances,
-    marginal_histogram,
-    mean_std_maps,
-    miz_frequency,
-    miz_frequency_difference,
-    ocean_values,
-    spectrum_ratio,
-    wasserstein1,
-)
-from .spectra import power_spectrum
+from .distances import Distribution, area_weighted_rmse, energy_distance, iiee, ocean_values, wasserstein1
+from .ensemble import mean_std_maps, miz_frequency
+from .spectra import band_power, default_bands, power_spectrum
 from .state import (
     area,
     area_where,
@@ -57,8 +43,7 @@ from .state import (
 
 __all__ = [
     "Distribution", "area", "area_weighted_rmse", "area_where", "band_power", "beyond_bounds", "bound_fractions",
-    "default_bands", "distribution_distances", "energy_distance", "extent", "ice_edge_length", "ice_mask", "iiee",
-    "map_rmse", "marginal_distances", "marginal_histogram", "mean_std_maps", "mean_thickness",
-    "miz_area", "miz_frequency", "miz_frequency_difference", "miz_mask", "miz_width", "ocean_values",
-    "power_spectrum", "spectrum_ratio", "state_stats", "volume", "wasserstein1",
+    "default_bands", "energy_distance", "extent", "ice_edge_length", "ice_mask", "iiee", "mean_std_maps",
+    "mean_thickness", "miz_area", "miz_frequency", "miz_mask", "miz_width", "ocean_values", "power_spectrum",
+    "state_stats", "volume", "wasserstein1",
 ]

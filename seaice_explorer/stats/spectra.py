@@ -1,7 +1,8 @@
 """Radially integrated power spectra of sea-ice fields: the smoothing diagnostic of Finn et al. 2024.
 
 The paper shows that latent diffusion smooths the small scales; a spectrum per variable, and the
-ratio generated ÷ reference per wavelength band (``compare.spectrum_ratio``), makes that visible.
+ratio generated ÷ reference per wavelength band (:func:`band_power` of each set's mean spectrum, the
+``{v}_spec_ratio_small`` score of :mod:`seaice_explorer.evaluation.compare`), makes that visible.
 
 Definition (``power_spectrum``), for one (H, W) field f on ocean cells O:
 
@@ -19,6 +20,8 @@ curvilinear grids.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
@@ -97,3 +100,21 @@ def power_spectrum(obj: xr.Dataset | xr.DataArray, variables: list[str] | tuple[
     out.attrs = {"units": f"({units})2", "long_name": f"power spectrum of {da.name}",
                  "dx_km": dx_km, "dy_km": dy_km, "nyquist_km-1": 0.5 / max(dx_km, dy_km)}
     return out
+
+
+def default_bands(obj: xr.Dataset | xr.DataArray) -> list[tuple[float, float]]:
+    """Octave wavelength bands (km) in multiples of the mean grid spacing d:
+    [0, 4d), [4d, 8d), [8d, 16d), [16d, 32d), [32d, ∞)."""
+    d = max(mean_spacing_km(obj))
+    edges = [0.0, 4 * d, 8 * d, 16 * d, 32 * d, np.inf]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def band_power(spectrum: xr.DataArray, bands: Sequence[tuple[float, float]]) -> xr.DataArray:
+    """Sum a spectrum over wavelength bands [lo, hi) km; new dim ``band``."""
+    lam = spectrum["wavelength"]
+    parts = [spectrum.where((lam >= lo) & (lam < hi), 0).sum("wavenumber") for lo, hi in bands]
+    out = xr.concat(parts, dim="band")
+    return out.assign_coords(band=[f"{lo:g}-{hi:g} km" for lo, hi in bands],
+                             band_lower_km=("band", [lo for lo, _ in bands]),
+                             band_upper_km=("band", [hi for _, hi in bands]))
