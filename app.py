@@ -21,7 +21,7 @@ from pathlib import Path
 TITLE = "Sea-ice explorer · diffusion models of Arctic sea ice"
 URL_PARAMS = {p: p for p in ("dataset", "seed", "backends", "variable", "n", "steps", "sampler", "bounds")}
 #: Presentation mode and the tour stop travel in the URL too: ``?presentation=true&tour=1`` opens a lesson.
-DISPLAY_URL_PARAMS, TOUR_URL_PARAMS = {"presentation": "presentation"}, {"step": "tour"}
+DISPLAY_URL_PARAMS = {"presentation": "presentation"}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -65,7 +65,7 @@ def create_state(args: argparse.Namespace):
         session.shared_registry(args.models),
         reference_loader=functools.partial(session.cached_reference, grid=args.grid),
         sources=reference_sources(args), cache=session.shared_cache(args.cache_mb),
-        executor=session.shared_executor(), device=args.device,
+        executor=session.page_queue(), device=args.device,
     )
 
 
@@ -79,12 +79,11 @@ def create_app(argv: Sequence[str] | None = None):
     from seaice_explorer.ui.layout import RESIZE_PARAMS, Display
     from seaice_explorer.ui.maps_view import MapsView
     from seaice_explorer.ui.presentation import PRESENTATION_CSS
-    from seaice_explorer.ui.session import connect_session, shared_tour_bank
+    from seaice_explorer.ui import tour
+    from seaice_explorer.ui import session
+    from seaice_explorer.ui.session import connect_session
     from seaice_explorer.ui.sidebar import Downloads, Sidebar
-    from seaice_explorer.ui.slides import Slides
     from seaice_explorer.ui.tabs import AboutView, MizView, SmoothingView, lazy_tabs
-    from seaice_explorer.ui.tour import Tour
-    from seaice_explorer.ui.tour_view import TourCard
 
     configure_allocator()  # once per server process: the fast allocator without LD_PRELOAD
     args = parse_args(argv)
@@ -107,18 +106,15 @@ def create_app(argv: Sequence[str] | None = None):
         ("About", AboutView(state=state).content), watch=[display.param[p] for p in RESIZE_PARAMS],
         sizing_mode="stretch_width",
     )
-    tour = Tour(state, bank=shared_tour_bank(state.registry))
-    slides = Slides(tour=tour, display=display, tabs=tabs)
-    card = TourCard(tour=tour, display=display, tabs=tabs, slide_display=slides.own)
-    if location is not None:
-        location.sync(tour, TOUR_URL_PARAMS, on_error=warn)
+    connect_session(state, autogenerate=not args.no_autogenerate)  # the page's first generation comes first
+    tour_view, tour_keys = tour.mount(state, display, tabs, submit=session.server_queue().submit,
+                                      prepare_now=not (args.no_tour_prep or args.no_autogenerate), on_error=warn)
     template = pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=[Sidebar(state=state), Downloads(state=state)], main=[card, slides.stack],
-        header=[Header(state=state, display=display, tour=tour, tabs=tabs, denoise=denoise, slides=slides)],
+        title=TITLE, sidebar=[Sidebar(state=state), Downloads(state=state)], main=[tour_view],
+        header=[Header(state=state, display=display, tabs=tabs, denoise=denoise, extensions=[tour_keys])],
         header_background="#12355b", sidebar_width=340,
     )
     template.config.raw_css.append(PRESENTATION_CSS)
-    connect_session(state, autogenerate=not args.no_autogenerate, tour=None if args.no_tour_prep else tour)
     return template
 
 

@@ -27,9 +27,9 @@ from .arguments import non_negative_int, positive_int
 from .bench_flops import flop_report, flop_table
 from .bench_process import whole_process
 from .diffusion.generate import generate
-from .diffusion.samplers import SAMPLERS
 from .errors import SeaIceInputError
 from .evaluation.quality import quality_against_nfe
+from .recipe import PAPER, sampler_names
 from .registry import ModelEntry, Registry, discover
 from .training.cli import default_hyperparameters
 from .training.diffusion import train_diffusion
@@ -56,12 +56,13 @@ def _sampling(backend: str, n: int, steps: int, sampler: str, device: str, preci
     1-sample 1-step warm-up."""
     import torch
 
-    bounds = discover(models_dir).get(backend).native_bounds
-    generate(backend, 1, 1, 0, bounds, sampler, device, models_dir=models_dir, precision=precision)
+    recipe = PAPER.replace(sampler=sampler, steps=steps, n=n, bounds=discover(models_dir).get(backend).native_bounds,
+                           precision=precision)
+    generate(backend, recipe.replace(n=1, steps=1), device=device, models_dir=models_dir)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     t0 = time.perf_counter()
-    ds = generate(backend, n, steps, 0, bounds, sampler, device, models_dir=models_dir, precision=precision)
+    ds = generate(backend, recipe, device=device, models_dir=models_dir)
     seconds = time.perf_counter() - t0
     out = {"seconds": round(seconds, 3), "per_sample_s": round(seconds / n, 4), "peak_rss_mb": round(_peak_rss_mb(), 1),
            "device": ds.attrs["device"], "precision": ds.attrs["precision"]}
@@ -120,7 +121,7 @@ def _ratios(report: dict[str, Any], registry: Registry | None, backends: Sequenc
             report["ratios"][f"{data}/{latent} ({precision})"] = round(seconds[data] / seconds[latent], 2)
 
 
-def run_bench(n: int = 16, steps: int = 20, sampler: str = "heun", device: str = "auto",
+def run_bench(n: int = PAPER.n, steps: int = PAPER.steps, sampler: str = PAPER.sampler, device: str = "auto",
               precisions: tuple[str, ...] = ("float32", "bf16"), train_steps: int = 10,
               batch_size: int = 8, backends: Sequence[str] | None = None,
               models_dir: str | None = None, train: bool = True, process_repeat: int = 0) -> dict[str, Any]:
@@ -195,9 +196,11 @@ def _failures(report: dict[str, Any]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXIT_STATUS
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--n", type=positive_int, default=16, help="samples per timing (>= 1, default 16)")
-    parser.add_argument("--steps", type=positive_int, default=20, help="sampler steps (>= 1, default 20)")
-    parser.add_argument("--sampler", default="heun", choices=list(SAMPLERS))
+    parser.add_argument("--n", type=positive_int, default=PAPER.n, help=f"samples per timing (>= 1, default {PAPER.n})")
+    parser.add_argument("--steps", type=positive_int, default=PAPER.steps,
+                        help=f"sampler steps (>= 1, default {PAPER.steps})")
+    parser.add_argument("--sampler", default=PAPER.sampler, choices=sampler_names(),
+                        help=f"default {PAPER.sampler} (PAPER, the reports' setting)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", nargs="+", default=["float32", "bf16"], choices=("float32", "bf16"))
     parser.add_argument("--backends", nargs="+", default=None, help="backends to time (default: all in --models)")

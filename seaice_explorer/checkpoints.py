@@ -28,7 +28,9 @@ from .configs import (
     MODELS_ENV,
     WEIGHTS_FILE,
     Config,
+    DataDenoiserConfig,
     DenoiserConfig,
+    LatentDenoiserConfig,
     VAEConfig,
     checkpoint_dir,
     config_from_dict,
@@ -42,19 +44,16 @@ from .networks import VAE, UNet
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CARD_FILE", "CONFIG_FILE", "MODELS_DIR", "MODELS_ENV", "WEIGHTS_FILE", "Config", "DenoiserConfig",
-           "VAEConfig", "build_module", "checkpoint_dir", "checkpoint_hash", "config_from_dict", "config_json",
+__all__ = ["CARD_FILE", "CONFIG_FILE", "MODELS_DIR", "MODELS_ENV", "WEIGHTS_FILE", "Config", "DataDenoiserConfig",
+           "DenoiserConfig", "LatentDenoiserConfig", "VAEConfig", "build_module", "checkpoint_dir", "checkpoint_hash", "config_from_dict", "config_json",
            "expected_shapes", "load_checkpoint", "load_config", "read_header", "resolve_device", "resolve_models_dir",
            "save_checkpoint"]
 
 def build_module(config: Config) -> nn.Module:
-    """A freshly initialised network for ``config`` (the raw U-Net for denoisers)."""
+    """A freshly initialised network for ``config`` (the raw U-Net for denoisers), built by keyword."""
     if isinstance(config, VAEConfig):
-        return VAE(len(config.variables), config.latent_channels, config.base_channels, config.downsample,
-                   config.decoder, config.channel_mults, config.num_res_blocks, config.beta)
-    return UNet(config.in_channels, config.in_channels, config.base_channels, config.channel_mults,
-                config.num_res_blocks, config.attn_levels, cond_channels=config.cond_channels,
-                attn_heads=config.attn_heads, dropout=config.dropout)
+        return VAE(**config.network_kwargs())
+    return UNet(**config.network_kwargs())
 
 
 # -- paths ----------------------------------------------------------------------------------------
@@ -260,8 +259,12 @@ def _read_tensors(path: Path, names: list[str]) -> dict[str, torch.Tensor]:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """The one device resolver: ``"auto"`` -> CUDA when available, else CPU; an unknown device, or
-    CUDA asked for without one, is an input error (before anything is built)."""
+    """The one device resolver (loading, sampling, training): ``"auto"`` -> CUDA when available, else CPU.
+
+    An unknown device, CUDA asked for without one, or a GPU index the machine lacks is an input
+    error, raised before anything is built. ``"cuda"`` stays index-free (the current GPU; under
+    torchrun :func:`training.distributed.local_device` names this process's).
+    """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -272,4 +275,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise _problem("device", "CUDA was asked for but is not available", "Use device='auto' or 'cpu'")
     if dev.type not in ("cpu", "cuda", "meta"):
         raise _problem("device", f"device type {dev.type!r} is not supported", "Use 'auto', 'cpu' or 'cuda'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise _problem("device", f"{dev} was asked for, but this machine has {torch.cuda.device_count()} GPU(s)",
+                       "Use 'cuda' (the current GPU) or an index below the GPU count")
     return dev

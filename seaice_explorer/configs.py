@@ -1,7 +1,9 @@
 """Model configs as data: frozen dataclasses read from ``models/<name>/config.json`` (torch-free).
 
 Config travels with the weights (as in huggingface/diffusers' ``config.json``): ``to_dict`` /
-``from_dict``, checked on construction, every problem a :class:`SeaIceInputError` naming the file.
+``from_dict``, checked on construction, every problem a :class:`SeaIceInputError` naming the file;
+:func:`config_from_dict` picks the class by ``kind`` (``vae``, ``dm``: :class:`DataDenoiserConfig`,
+``ldm``: :class:`LatentDenoiserConfig`), and reads the configs of earlier versions unchanged.
 A denoiser config also says what the model *is* for the registry (:mod:`seaice_explorer.registry`):
 the dataset it was trained on, its label and colour; a VAE config says its decoder and owns the
 latent scaling (per-channel mean and std of the posterior means, as diffusers' ``scaling_factor``).
@@ -18,7 +20,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Union
+from typing import Any, ClassVar, Literal, Union
 
 from .errors import SeaIceInputError
 from .variables import STATE_VARIABLES, VARIABLES
@@ -94,6 +96,7 @@ class _ConfigMixin:
     def from_dict(cls, data: Mapping[str, Any], source: object = None):
         if not isinstance(data, Mapping):
             raise problem(source, f"a config must be a JSON object, got {type(data).__name__}")
+        data = cls._upgrade(data, source)
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(data) - names)
         if unknown:
@@ -106,6 +109,11 @@ class _ConfigMixin:
             raise problem(source, err.problem, err.fix) from None
         except (TypeError, ValueError) as err:
             raise problem(source, f"invalid {cls.__name__}: {err}") from None
+
+    @classmethod
+    def _upgrade(cls, data: Mapping[str, Any], source: object) -> Mapping[str, Any]:
+        """``data`` as this version's keys (configs written by earlier versions)."""
+        return data
 
 
 def _check_common(cfg: Any) -> None:
@@ -208,7 +216,7 @@ class VAEConfig(_ConfigMixin):
     # (z - latent_mean) / latent_std of the posterior means z of the training set. None: not yet set.
     latent_mean: tuple[float, ...] | None = None
     latent_std: tuple[float, ...] | None = None
-    dataset: str = DEFAULT_DATASET  # the data it was trained on (as in DenoiserConfig)
+    dataset: str = DEFAULT_DATASET  # the data it was trained on (as in a DenoiserConfig)
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -235,10 +243,20 @@ class VAEConfig(_ConfigMixin):
     def latent_size(self) -> int:
         return self.grid_size // self.downsample
 
+    def network_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the VAE, ``networks.VAE(**config.network_kwargs())``."""
+        return {"in_channels": len(self.variables), "latent_channels": self.latent_channels,
+                "base_channels": self.base_channels, "downsample": self.downsample, "decoder": self.decoder,
+                "channel_mults": self.channel_mults, "num_res_blocks": self.num_res_blocks, "beta": self.beta}
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class DenoiserConfig(_ConfigMixin):
-    """Denoiser of ``dm`` (data space) or ``ldm`` (latent space); EDM settings of Karras et al. 2022."""
+    """What every denoiser shares: EDM settings (Karras et al. 2022), its U-Net, what it is for the registry.
+
+    A config is a :class:`DataDenoiserConfig` (``dm``) or a :class:`LatentDenoiserConfig` (``ldm``);
+    :meth:`from_dict` and ``DenoiserConfig(kind=...)`` on this base build the class of that kind.
+    """
 
     kind: Literal["dm", "ldm"] = "dm"
     variables: tuple[str, ...] = STATE_VARIABLES
@@ -260,16 +278,6 @@ class DenoiserConfig(_ConfigMixin):
     attn_levels: tuple[int, ...] = ()
     attn_heads: int = 1
     dropout: float = 0.0
-    mask_channel: bool = True  # dm: the land mask is a fixed input channel
-    coord_channels: bool = True  # dm: x and y in [-1, 1] as fixed input channels (where a crop lies)
-    vae: str | None = None  # ldm: name of the VAE checkpoint
-    vae_hash: str | None = None  # ldm: checkpoint_hash of that VAE at training time
-    latent_channels: int | None = None
-    latent_size: int | None = None
-    # Deprecated: the latent scaling now lives in the VAE's config; read from here only for a VAE
-    # trained before that (format 1 checkpoints of earlier versions).
-    latent_mean: tuple[float, ...] | None = None
-    latent_std: tuple[float, ...] | None = None
     # What the model is, for the registry and the app (models as data).
     dataset: str = DEFAULT_DATASET  # the data it was trained on: a name open_reference knows, or a path
     label: str = ""  # display name; "" = the folder name
@@ -278,9 +286,43 @@ class DenoiserConfig(_ConfigMixin):
     order: int = 0  # position among the backends (then the folder name)
     format_version: int = FORMAT_VERSION
 
+    #: keys of configs written before the split that this kind reads and drops, with the value they
+    #: must hold (``...``: any; they never applied to this kind)
+    LEGACY_KEYS: ClassVar[Mapping[str, object]] = {}
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> DenoiserConfig:
+        """``DenoiserConfig(kind=..., ...)`` (as before the split) builds the class of that kind."""
+        if cls is DenoiserConfig:
+            cls = denoiser_class(kwargs.get("kind", "dm"))
+        return super().__new__(cls)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: object = None):
+        """The config of ``data``; on this base, of the class its ``kind`` names."""
+        if cls is DenoiserConfig and isinstance(data, Mapping):
+            return denoiser_class(data.get("kind", "dm"), source).from_dict(data, source)
+        return super().from_dict(data, source)
+
+    @classmethod
+    def _upgrade(cls, data: Mapping[str, Any], source: object) -> dict[str, Any]:
+        """``data`` checked to be of this kind, without the :attr:`LEGACY_KEYS` (values checked)."""
+        own = cls.__dataclass_fields__["kind"].default
+        if data.get("kind", own) != own:
+            raise problem(source, f"a config of kind {data.get('kind')!r} is not a {cls.__name__} (kind {own!r})",
+                          "Read config.json with configs.config_from_dict, which picks the class by its kind")
+        out = dict(data)
+        for key, allowed in cls.LEGACY_KEYS.items():
+            if key in out and allowed is not ... and out[key] != allowed:
+                raise problem(source, f"a {own} config has no {key} (got {out[key]!r})",
+                              f"Remove {key}, or set kind to the model it belongs to")
+            out.pop(key, None)
+        return out
+
     def __post_init__(self) -> None:
-        if self.kind not in ("dm", "ldm"):
-            raise problem(None, f"denoiser kind must be 'dm' or 'ldm', got {self.kind!r}")
+        own = type(self).__dataclass_fields__["kind"].default
+        if self.kind != own:
+            raise problem(None, f"{type(self).__name__} kind must be {own!r}, got {self.kind!r}",
+                          "Build the config with configs.config_from_dict, which picks the class by kind")
         _check_common(self)
         for name in ("sigma_data", "sigma_min", "sigma_max", "p_mean", "p_std"):
             _check_float(name, getattr(self, name))
@@ -289,14 +331,7 @@ class DenoiserConfig(_ConfigMixin):
                                  f"{self.sigma_min}, {self.sigma_max}, {self.sigma_data}, {self.p_std}")
         _check_float("dropout", self.dropout, 0.0, 0.99)
         _check_int("grid_size", self.grid_size, MIN_GRID_SIZE, MAX_GRID_SIZE, _GRID_WHY)
-        if self.kind == "ldm":
-            if not self.vae or not self.latent_channels or not self.latent_size:
-                raise problem(None, "an ldm config needs vae, latent_channels and latent_size")
-            _check_int("latent_channels", self.latent_channels, 1, MAX_LATENT_CHANNELS)
-            _check_int("latent_size", self.latent_size, MIN_GRID_SIZE, MAX_GRID_SIZE, _GRID_WHY)
-            _check_scaling(self, self.latent_channels)
-        if self.vae is not None:
-            check_inside("vae", self.vae, "vae-gaussian")
+        self._check_space()
         if self.colour and not (len(self.colour) == 7 and self.colour.startswith("#")):
             raise problem(None, f"colour must look like '#1b9e77', got {self.colour!r}")
         size = self.spatial_size
@@ -306,6 +341,9 @@ class DenoiserConfig(_ConfigMixin):
         if size % 2 ** (len(self.channel_mults) - 1):
             raise problem(None, f"size {size} is not divisible by 2**{len(self.channel_mults) - 1}")
         self._check_attention(size)
+
+    def _check_space(self) -> None:
+        """Checks of the space the denoiser works in (none in data space)."""
 
     def _check_attention(self, size: int) -> None:
         """Attention levels inside the U-Net, heads that split the width, no attention on large grids."""
@@ -326,29 +364,109 @@ class DenoiserConfig(_ConfigMixin):
 
     @property
     def in_channels(self) -> int:
-        return len(self.variables) if self.kind == "dm" else int(self.latent_channels or 0)
+        """Channels of what the sampler integrates: the state's variables or the latent's channels."""
+        raise NotImplementedError
 
     @property
     def cond_channels(self) -> int:
-        """Fixed conditioning channels of a dm U-Net: [mask][, x, y]; 0 for ldm."""
-        return (int(self.mask_channel) + 2 * int(self.coord_channels)) if self.kind == "dm" else 0
+        """Fixed conditioning channels of the U-Net (``D(x, σ, cond=...)``)."""
+        return 0
 
     @property
     def spatial_size(self) -> int:
-        return self.grid_size if self.kind == "dm" else int(self.latent_size or 0)
+        """Side of what the sampler integrates: the grid or the latent."""
+        raise NotImplementedError
+
+    def network_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the raw U-Net, ``networks.UNet(**config.network_kwargs())``."""
+        return {"in_channels": self.in_channels, "out_channels": self.in_channels,
+                "base_channels": self.base_channels, "channel_mults": self.channel_mults,
+                "num_res_blocks": self.num_res_blocks, "attn_levels": self.attn_levels,
+                "cond_channels": self.cond_channels, "attn_heads": self.attn_heads, "dropout": self.dropout}
 
 
+@dataclass(frozen=True, kw_only=True)
+class DataDenoiserConfig(DenoiserConfig):
+    """Denoiser of a ``dm``: diffuses the normalised state on the grid (Finn et al. 2024)."""
+
+    kind: Literal["dm"] = "dm"
+    mask_channel: bool = True  # the land mask is a fixed input channel
+    coord_channels: bool = True  # x and y in [-1, 1] as fixed input channels (where a crop lies)
+
+    LEGACY_KEYS: ClassVar[Mapping[str, object]] = dict.fromkeys(
+        ("vae", "vae_hash", "latent_channels", "latent_size", "latent_mean", "latent_std"))
+
+    @property
+    def in_channels(self) -> int:
+        return len(self.variables)
+
+    @property
+    def cond_channels(self) -> int:
+        """[mask][, x, y]."""
+        return int(self.mask_channel) + 2 * int(self.coord_channels)
+
+    @property
+    def spatial_size(self) -> int:
+        return self.grid_size
+
+
+@dataclass(frozen=True, kw_only=True)
+class LatentDenoiserConfig(DenoiserConfig):
+    """Denoiser of an ``ldm``: diffuses the standardised latent of the VAE it names (Finn et al. 2024)."""
+
+    kind: Literal["ldm"] = "ldm"
+    vae: str | None = None  # name of the VAE checkpoint (a folder inside the models folder)
+    vae_hash: str | None = None  # checkpoint_hash of that VAE at training time
+    latent_channels: int | None = None
+    latent_size: int | None = None
+    # Deprecated: the latent scaling now lives in the VAE's config; read from here only for a VAE
+    # trained before that (format 1 checkpoints of earlier versions).
+    latent_mean: tuple[float, ...] | None = None
+    latent_std: tuple[float, ...] | None = None
+
+    LEGACY_KEYS: ClassVar[Mapping[str, object]] = dict.fromkeys(("mask_channel", "coord_channels"), ...)
+
+    def _check_space(self) -> None:
+        if not self.vae or not self.latent_channels or not self.latent_size:
+            raise problem(None, "an ldm config needs vae, latent_channels and latent_size")
+        _check_int("latent_channels", self.latent_channels, 1, MAX_LATENT_CHANNELS)
+        _check_int("latent_size", self.latent_size, MIN_GRID_SIZE, MAX_GRID_SIZE, _GRID_WHY)
+        _check_scaling(self, self.latent_channels)
+        check_inside("vae", self.vae, "vae-gaussian")
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.latent_channels or 0)
+
+    @property
+    def spatial_size(self) -> int:
+        return int(self.latent_size or 0)
+
+
+#: ``kind`` -> config class: the one table :func:`config_from_dict` reads.
+CONFIG_CLASSES: Mapping[str, type[VAEConfig] | type[DenoiserConfig]] = {
+    "vae": VAEConfig, "dm": DataDenoiserConfig, "ldm": LatentDenoiserConfig}
 Config = Union[VAEConfig, DenoiserConfig]
 
 
+def denoiser_class(kind: object, source: object = None) -> type[DenoiserConfig]:
+    """:class:`DataDenoiserConfig` for ``dm``, :class:`LatentDenoiserConfig` for ``ldm``."""
+    cls = CONFIG_CLASSES.get(kind) if isinstance(kind, str) else None
+    if cls is None or not issubclass(cls, DenoiserConfig):
+        raise problem(source, f"denoiser kind must be 'dm' or 'ldm', got {kind!r}",
+                      "Set kind to 'dm' (data space) or 'ldm' (latent space)")
+    return cls
+
+
 def config_from_dict(data: Mapping[str, Any], source: object = None) -> Config:
-    """Dispatch on ``kind``: ``vae`` -> :class:`VAEConfig`, ``dm``/``ldm`` -> :class:`DenoiserConfig`."""
-    kind = data.get("kind") if isinstance(data, Mapping) else None
-    if kind == "vae":
-        return VAEConfig.from_dict(data, source)
-    if kind in ("dm", "ldm"):
-        return DenoiserConfig.from_dict(data, source)
-    raise problem(source, f"unknown checkpoint kind {kind!r}", "kind must be one of 'vae', 'dm', 'ldm'")
+    """The config of a ``config.json`` dict, of the class its ``kind`` names (:data:`CONFIG_CLASSES`)."""
+    if not isinstance(data, Mapping):
+        raise problem(source, f"a config must be a JSON object, got {type(data).__name__}")
+    kind = data.get("kind")
+    cls = CONFIG_CLASSES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise problem(source, f"unknown checkpoint kind {kind!r}", "kind must be one of 'vae', 'dm', 'ldm'")
+    return cls.from_dict(data, source)
 
 
 def resolve_models_dir(models_dir: str | os.PathLike | None = None) -> Path:

@@ -34,6 +34,7 @@ from .configs import (
     GRID_FILE,
     SPLIT_DATASETS,
     DenoiserConfig,
+    LatentDenoiserConfig,
     VAEConfig,
     check_inside,
     is_named_dataset,
@@ -280,7 +281,7 @@ def _check_dataset(dataset: str, root: Path, source: Path) -> None:
                                f"file inside the models folder {root}", _DATASET_FIX)
 
 
-def _vae(config: DenoiserConfig, folder: Path, root: Path) -> tuple[VAEConfig, Path]:
+def _vae(config: LatentDenoiserConfig, folder: Path, root: Path) -> tuple[VAEConfig, Path]:
     """The VAE folder an ldm config names, inside the models folder (never the current directory)."""
     try:
         vae_path = inside(root, "vae", config.vae, "vae-gaussian")
@@ -299,7 +300,7 @@ def _vae(config: DenoiserConfig, folder: Path, root: Path) -> tuple[VAEConfig, P
 def _entry(folder: Path, config: DenoiserConfig, models_dir: Path, index: int) -> ModelEntry:
     _check_dataset(config.dataset, models_dir, folder / CONFIG_FILE)
     vae_config = vae_path = None
-    if config.kind == "ldm":
+    if isinstance(config, LatentDenoiserConfig):
         vae_config, vae_path = _vae(config, folder, models_dir)
         _check_dataset(vae_config.dataset, models_dir, vae_path / CONFIG_FILE)
         if (vae_config.latent_channels, vae_config.latent_size) != (config.latent_channels, config.latent_size):

@@ -49,8 +49,8 @@ def test_reference_sources_come_only_from_the_server_command_line(app_module, tm
 
 
 def _tabs(template) -> pn.Tabs:
-    """The app's tabs: the last layer of the stack below the tour's card (the slides lie over them)."""
-    stack = template.main[-1]
+    """The app's tabs: the last layer of the tour's stack, below its card (the slides lie over them)."""
+    stack = template.main[-1][-1]  # the tour view: [card, stack]
     return next(o for o in stack if isinstance(o, pn.Tabs))
 
 

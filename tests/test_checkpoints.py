@@ -12,7 +12,9 @@ import torch
 import seaice_explorer
 from seaice_explorer import checkpoints as ck
 from seaice_explorer.checkpoints import (
+    DataDenoiserConfig,
     DenoiserConfig,
+    LatentDenoiserConfig,
     VAEConfig,
     build_module,
     checkpoint_hash,
@@ -23,10 +25,10 @@ from seaice_explorer.checkpoints import (
 from seaice_explorer.errors import SeaIceInputError
 from seaice_explorer.networks.unet import fixed_conditioning
 
-DM = DenoiserConfig(kind="dm", grid_size=32, base_channels=8)
+DM = DataDenoiserConfig(grid_size=32, base_channels=8)
 VAE_CFG = VAEConfig(decoder="censored", grid_size=32, base_channels=8, latent_channels=4)
-LDM = DenoiserConfig(kind="ldm", grid_size=32, base_channels=8, attn_levels=(2,), vae="vae-censored",
-                     latent_channels=4, latent_size=8, latent_mean=(0.1, 0.2, 0.3, 0.4), latent_std=(1.0, 2.0, 3.0, 4.0))
+LDM = LatentDenoiserConfig(grid_size=32, base_channels=8, attn_levels=(2,), vae="vae-censored", latent_channels=4,
+                           latent_size=8, latent_mean=(0.1, 0.2, 0.3, 0.4), latent_std=(1.0, 2.0, 3.0, 4.0))
 
 
 def _random_module(config, seed: int = 0) -> torch.nn.Module:
@@ -204,9 +206,40 @@ def test_edm_precond_passes_the_conditioning_to_the_network(saved_dm):
 
     folder, module = saved_dm
     net, cfg = load_checkpoint(folder)
-    denoiser = EDMPrecond(net, cfg.sigma_data)
+    denoiser = EDMPrecond.from_config(net, cfg)
+    assert (denoiser.sigma_min, denoiser.sigma_max) == (cfg.sigma_min, cfg.sigma_max)
     x = torch.randn(1, 5, 32, 32)
     sigma = torch.tensor([0.7])
     c_in = 1 / (sigma**2 + 1).sqrt()
     expected = x / (1 + sigma**2) + sigma / (sigma**2 + 1).sqrt() * module(c_in * x, sigma.log() / 4, cond=COND)
     torch.testing.assert_close(denoiser(x, sigma, cond=COND), expected)
+
+
+def test_build_module_passes_the_config_by_keyword(monkeypatch):
+    """Networks are built from ``config.network_kwargs()`` by keyword, never from a positional list."""
+    seen = []
+
+    def spy(real):
+        def build(*args, **kwargs):
+            seen.append(args)
+            return real(*args, **kwargs)
+        return build
+
+    monkeypatch.setattr(ck, "UNet", spy(ck.UNet))
+    monkeypatch.setattr(ck, "VAE", spy(ck.VAE))
+    for config in (DM, LDM, VAE_CFG):
+        build_module(config)
+    assert seen == [(), (), ()]
+    assert build_module(DM).cond_channels == DM.cond_channels == 3 and build_module(LDM).cond_channels == 0
+    with pytest.raises(TypeError):
+        ck.UNet(5, 5, 8)  # hyper-parameters after the channels are keyword-only
+
+
+def test_resolve_device_is_the_one_resolver():
+    assert ck.resolve_device("cpu") == torch.device("cpu")
+    assert ck.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert ck.resolve_device(torch.device("cpu")) == torch.device("cpu")
+    for device, problem in [("tpu", "unknown device"), ("mps", "not supported"),
+                            (f"cuda:{torch.cuda.device_count() + 1}", "CUDA was asked for|GPU")]:
+        with pytest.raises(SeaIceInputError, match=problem):
+            ck.resolve_device(device)

@@ -181,76 +181,51 @@ def test_forest_png_is_a_png_of_the_width_asked():
 
 
 # --------------------------------------------------------------------------- on the tour card
-pytest.importorskip("panel")
 from test_ui_state import FakeGenerator, g32, make_state, reference  # noqa: E402,F401  (fixtures)
 
 
 @pytest.fixture()
-def card(g32, reference, tmp_path, monkeypatch):  # noqa: F811
-    """A prepared tour's card over a copy of the synthetic family's report (our own findings.json)."""
-    import panel as pn
-
-    from seaice_explorer.ui.layout import Display
-    from seaice_explorer.ui.tour import Tour
-    from seaice_explorer.ui.tour_view import TourCard
+def finding_stops(g32, reference, tmp_path, monkeypatch):  # noqa: F811
+    """The tour's finding stops over a copy of the synthetic family's report (our own findings.json)."""
+    from seaice_explorer.ui.tour import plan
 
     shutil.copytree(ROOT / "docs" / "evaluation", tmp_path / "evaluation",
                     ignore=shutil.ignore_patterns("samples", "*.png", "*.nc"))
     monkeypatch.setenv("SEAICE_EXPLORER_REPORTS", str(tmp_path))
-    tour = Tour(make_state(FakeGenerator(g32), reference))
-    tour.prepare()
-    tabs = pn.Tabs(*((name, pn.pane.Markdown(name)) for name in ("Maps", "MIZ statistics", "Smoothing",
-                                                                  "Watch it denoise")))
-    return TourCard(tour=tour, display=Display(), tabs=tabs), tmp_path / "evaluation" / "findings.json"
+    registry = make_state(FakeGenerator(g32), reference).registry
+    return registry, {s.key: s for s in plan(registry)}, tmp_path / "evaluation" / "findings.json"
 
 
-def _step(card, key: str) -> None:
-    card.tour.go(next(i for i, s in enumerate(card.tour.stops, start=1) if s.key == key))
+def _content(registry, stop):
+    from seaice_explorer.ui.tour import content, story
+    from seaice_explorer.ui.tour.bank import reports_for
+
+    return content.build(stop, story.Shown(registry), reports_for(registry))
 
 
-def test_each_finding_stop_shows_its_forest_plot_from_the_reports_findings(card):
-    card, findings = card
+def test_each_finding_stop_shows_its_forest_plot_from_the_reports_findings(finding_stops):
+    """The card's forest plot is drawn once per server from the findings.json its words quote."""
+    from PIL import Image
+
+    registry, stops, findings = finding_stops
     parts = [*EQUIVALENCE, *MIXED, _part(2, "sid small- ÷ large-scale power ratio, ldm/raw ÷ dm/raw", "reproduced",
                                          0.56, 0.55, 0.58)]
     findings.write_text(json.dumps(parts))
-    heights = set()
-    for key, number in (("ice", None), ("finding1", 1), ("finding2", 2), ("finding3", 3), ("speed", None)):
-        _step(card, key)
-        heights.add(card.card.height)
-        assert card.forest.visible == (number is not None), key
-        if number is None:
-            assert card.forest_shown is None
-            continue
-        mine = [p for p in parts if p["finding"] == number]
-        drawn = _intervals(card.forest_shown)
-        assert sorted((lo, hi) for lo, hi, _ in drawn) == sorted((p["ci_low"], p["ci_high"]) for p in mine)
-        assert card.forest.height == card.card.height - 12 and card.forest.height >= 276
-    assert len(heights) == 1  # the card keeps its height from stop to stop
-    _step(card, "finding1")
-    first = card.forest_shown
-    _step(card, "finding2")
-    _step(card, "finding1")
-    assert card.forest_shown is first  # drawn once: a step only shows its slot
-    levels = {p["interval"].split(" % ")[0] for p in _points(card.forest_shown)}
-    assert levels == {"90"}  # finding 1's equivalence rule judges 90 % intervals
-    _step(card, "finding3")
-    assert {p["interval"].split(" % ")[0] for p in _points(card.forest_shown)} == {"95"}  # directional: 95 %
-    normal = card.forest_shown
-    card.display.presentation = True  # bigger text on a projector
-    assert card.forest_shown is not normal and card.forest.width == 610
-    figures = [c[0] for c in hv.render(card.forest_shown).children]
-    assert figures[0].yaxis[0].major_label_text_font_size == "15px"
+    sizes = {}
+    for key in ("finding1", "finding2", "finding3"):
+        made = _content(registry, stops[key])
+        assert made.forest is not None and made.forest_html.startswith('<img src="data:image/png;base64,')
+        sizes[key] = Image.open(io.BytesIO(made.forest)).size
+    assert sizes["finding1"][1] > sizes["finding2"][1]  # more parts, a taller plot
+    assert {w for w, _ in sizes.values()} == {620}
 
 
-def test_a_finding_not_judged_yet_shows_no_plot(card):
-    card, findings = card
+def test_a_finding_not_judged_yet_shows_no_plot(finding_stops):
+    registry, stops, findings = finding_stops
     findings.write_text(json.dumps(EQUIVALENCE))  # finding 1 judged, 2 and 3 not
-    _step(card, "finding1")
-    assert card.forest.visible
-    _step(card, "finding2")
-    assert not card.forest.visible and "not judged yet here" in card.text.object
+    assert _content(registry, stops["finding1"]).forest is not None
+    made = _content(registry, stops["finding2"])
+    assert made.forest is None and made.forest_html == "" and "not judged yet here" in made.words
     findings.unlink()  # no findings.json at all: every finding "not judged yet", no plot
-    _step(card, "finding1")
-    assert not card.forest.visible and card.forest_shown is None and card.forest.objects == []
-    assert "not judged yet here" in card.text.object
-    assert not math.isnan(card.card.height)
+    made = _content(registry, stops["finding1"])
+    assert made.forest is None and "not judged yet here" in made.words

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -15,10 +16,11 @@ import xarray as xr
 from seaice_explorer import __version__
 from seaice_explorer.checkpoints import checkpoint_hash
 from seaice_explorer.cli import main
-from seaice_explorer.diffusion.generate import TIMING_ATTRS, GenerationCancelled, generate
+from seaice_explorer.diffusion.generate import TIMING_ATTRS, generate
 from seaice_explorer.diffusion.pipeline import load_pipeline
 from seaice_explorer.errors import SeaIceInputError
 from seaice_explorer.grid import default_grid
+from seaice_explorer.recipe import PAPER, QUICK, Recipe, recipe_of
 from seaice_explorer.registry import discover
 from seaice_explorer.variables import STATE_VARIABLES, VARIABLES
 
@@ -147,6 +149,10 @@ def test_missing_or_mismatched_checkpoints(models: Path, tmp_path: Path) -> None
         _gen(models, "dm", device="cuda" if not torch.cuda.is_available() else "tpu")
 
 
+class Stop(Exception):
+    """Raised from a callback to stop generate."""
+
+
 def test_callback_and_cancel(models: Path) -> None:
     seen: list[tuple[int, float]] = []
     _gen(models, "ldm-gaussian", steps=5, callback=lambda info: seen.append((info["i"], info["sigma"])))
@@ -156,9 +162,9 @@ def test_callback_and_cancel(models: Path) -> None:
     def cancel(info):
         assert set(info) == {"i", "sigma", "x", "denoised"} and info["x"].shape == info["denoised"].shape
         if info["i"] == 2:
-            raise GenerationCancelled
+            raise Stop
 
-    with pytest.raises(GenerationCancelled):
+    with pytest.raises(Stop):
         _gen(models, "ldm-gaussian", steps=5, callback=cancel)
 
 
@@ -240,3 +246,59 @@ def test_cost_of_a_call_is_recorded(models: Path, sampler: str, nfe: int) -> Non
     ds = _gen(models, "ldm-gaussian", steps=4, sampler=sampler)
     assert ds.attrs["nfe"] == nfe
     assert ds.attrs["sampling_seconds"] > 0 and ds.attrs["decode_seconds"] > 0
+
+
+# -- runs as data: the recipe of a call ------------------------------------------------------------
+def test_the_recipe_is_the_default_and_keywords_override_it(models: Path) -> None:
+    """``generate(backend, recipe)`` and ``generate(backend, n=…, …)`` are the same call; the defaults are PAPER."""
+    by_recipe = generate("dm", PAPER.replace(n=2, steps=2, seed=3), device="cpu", models_dir=models)
+    by_keywords = generate("dm", n=2, steps=2, seed=3, device="cpu", models_dir=models)
+    assert _untimed(by_recipe).identical(_untimed(by_keywords))
+    assert recipe_of(by_keywords.attrs) == PAPER.replace(n=2, steps=2, seed=3, precision="float32")
+
+
+def test_a_generated_file_records_its_recipe_as_it_ran(models: Path) -> None:
+    """Bounds as applied (old names mapped) and precision as used ("auto" made concrete); the backend too."""
+    with pytest.warns(DeprecationWarning):
+        ds = generate("ldm-censored", QUICK.replace(n=1, steps=2, bounds="censored"), device="cpu", models_dir=models)
+    recorded = recipe_of(ds.attrs)
+    assert recorded == QUICK.replace(n=1, steps=2, bounds="clamp", precision="float32")
+    assert json.loads(ds.attrs["recipe"]) == recorded.to_dict() and ds.attrs["backend"] == "ldm-censored"
+    assert (ds.attrs["sampler"], ds.attrs["steps"], ds.attrs["bounds"]) == ("dpmpp-2m", 2, "clamp")
+
+
+def test_a_recipe_is_required_positionally(models: Path) -> None:
+    with pytest.raises(SeaIceInputError, match="not a Recipe"):
+        generate("dm", 4, models_dir=models)  # type: ignore[arg-type]
+
+
+def test_generate_like_reruns_the_recipe_and_backend_of_a_file(models: Path, tmp_path: Path) -> None:
+    first, again, other = tmp_path / "first.nc", tmp_path / "again.nc", tmp_path / "other.nc"
+    assert main(["generate", "--backend", "ldm-gaussian", "--n", "1", "--steps", "2", "--seed", "4",
+                 "--sampler", "dpmpp-2m", "--bounds", "clamp", "--device", "cpu", "--models", str(models),
+                 "--out", str(first), "--no-progress"]) == 0
+    assert main(["generate", "--like", str(first), "--device", "cpu", "--models", str(models),
+                 "--out", str(again), "--no-progress"]) == 0
+    with xr.open_dataset(first) as a, xr.open_dataset(again) as b:
+        assert b.attrs["backend"] == "ldm-gaussian" and b.attrs["recipe"] == a.attrs["recipe"]
+        np.testing.assert_array_equal(a.sic.values, b.sic.values)
+        np.testing.assert_array_equal(a.sit.values, b.sit.values)
+    # an option given explicitly overrides the file's recipe, the rest stays
+    assert main(["generate", "--like", str(first), "--seed", "5", "--device", "cpu", "--models", str(models),
+                 "--out", str(other), "--no-progress"]) == 0
+    with xr.open_dataset(other) as c:
+        assert recipe_of(c.attrs) == Recipe(sampler="dpmpp-2m", steps=2, n=1, seed=5, bounds="clamp",
+                                            precision="float32")
+
+
+def test_generate_like_a_file_without_a_recipe_is_a_clear_error(models: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    plain = tmp_path / "observations.nc"
+    xr.Dataset({"sic": ("x", [0.5])}, attrs={"backend": "dm"}).to_netcdf(plain)
+    out = tmp_path / "s.nc"
+    assert main(["generate", "--like", str(plain), "--models", str(models), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(plain) in err and "records no recipe" in err and "--backend" in err
+    assert main(["generate", "--like", str(tmp_path / "missing.nc"), "--models", str(models),
+                 "--out", str(out)]) == 2
+    assert "missing.nc" in capsys.readouterr().err and not out.exists()

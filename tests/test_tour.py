@@ -1,9 +1,11 @@
-"""The guided tour without a browser: stops picked from the registry by kind, results computed once
-and shown at once (no generation after the preparation), the words quoting the evaluation reports
-(and saying so when a report is missing), map sizes from the window, the presenter's keys."""
+"""The guided tour without a browser: stops picked from the registry by kind, their content made once
+per server and pushed to the pages (a page never adds a model after it loaded), the finding stops drawn
+from the evaluation report's own summaries, the words quoting the reports (and saying so when a report
+is missing), "Explore this", map sizes from the window, the presenter's keys."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -11,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from seaice_explorer.evaluation.reports import read_report, report_folder
-from seaice_explorer.ui import story
 from seaice_explorer.ui.layout import Display, map_grid
 from seaice_explorer.ui.presentation import key_action
 from seaice_explorer.ui.tour import Bank, Tour, apply_stop, plan, prepare
+from seaice_explorer.ui.tour import content, story
+from seaice_explorer.ui.tour.bank import reports_for
 from test_ui_state import CENS, DATA, GAUSS, FakeGenerator, make_state  # shared fakes
 from test_ui_state import g32, reference  # noqa: F401  (fixtures)
 
@@ -22,86 +25,145 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
-def prepared(g32, reference):  # noqa: F811
-    fake = FakeGenerator(g32)
-    state = make_state(fake, reference)
-    tour = Tour(state)
-    tour.prepare()  # no executor here: computed inline, as a server does on its worker threads
-    return fake, state, tour
-
-
-def test_stops_pick_backends_by_kind_and_decoder_not_name(prepared):
-    _, state, tour = prepared
-    stops = {s.key: s for s in tour.stops}
-    assert list(stops) == ["ice", "denoise", "latent", "finding1", "finding2", "finding3", "speed"]
-    assert stops["denoise"].replay == DATA and stops["latent"].replay == CENS
-    assert stops["finding1"].backends == (DATA, GAUSS) and stops["finding1"].bounds == "raw"
-    assert stops["finding3"].backends == (GAUSS, CENS) and stops["finding3"].tab == "MIZ statistics"
-    assert stops["ice"].dataset == "default"  # no observed data set in this registry: its own reference
-
-
-def test_every_stop_shows_at_once_after_preparation(prepared):
-    fake, state, tour = prepared
-    assert tour.bank.done and len(tour.bank.items) == tour.bank.total == 6
-    calls = len(fake.calls)
-    state.cache.lru.clear()  # evicted from the LRU cache: the bank still has them
-    before = state.settings()
-    for step, stop in enumerate(tour.stops, start=1):
-        tour.go(step)
-        shown = tour.state_of(stop)
-        assert tour.slide and shown is tour.slide_state(stop) and shown is not state  # a slide of its own
-        assert not shown.running, stop.key  # nothing left to compute
-        if stop.replay:
-            assert shown.trajectory.backend == stop.replay
-            assert 0 < shown.denoise_step < shown.trajectory.n_steps - 1  # half-way through
-        elif stop.backends:
-            assert list(shown.results) == list(stop.backends)
-            assert {r.key.bounds for r in shown.results.values()} == {stop.bounds}
-        else:
-            assert shown.results == {} and shown.reference_data is not None
-    assert len(fake.calls) == calls  # no generation while touring
-    assert tour.shown == len(tour.stops) and state.settings() == before  # the session's own state waits
-    tour.go(0)  # closing the tour leaves the session on the last stop
-    assert tour.stop is None and not tour.slide
-    assert list(state.results) == list(tour.stops[-1].backends) and len(fake.calls) == calls
-
-
-def test_an_unprepared_stop_still_generates(g32, reference):  # noqa: F811
-    fake = FakeGenerator(g32)
-    state = make_state(fake, reference)
-    stop = plan(state.registry)[3]
-    apply_stop(state, stop, Bank())
-    assert list(state.results) == list(stop.backends) and len(fake.calls) == 2
-
-
-def test_the_first_stop_shows_the_busiest_ice_edge(g32, reference):  # noqa: F811
-    state = make_state(FakeGenerator(g32), reference)
-    bank = Bank()
-    stops = plan(state.registry)
-    prepare(bank, stops[:1], state.runner, state.reference_loader, state.sources)
-    index = bank.ref_index["default"]
-    assert reference.miz_area[index] == reference.miz_area.max()
-
-
-@pytest.fixture()
 def reports_dir(tmp_path, monkeypatch):
-    """A copy of the synthetic family's report; no observed report (it may not exist yet)."""
+    """A copy of the synthetic family's report (with its maps.nc); no observed report."""
     shutil.copytree(ROOT / "docs" / "evaluation", tmp_path / "evaluation",
-                    ignore=shutil.ignore_patterns("samples", "*.png", "*.nc"))
+                    ignore=shutil.ignore_patterns("samples", "*.png"))
     monkeypatch.setenv("SEAICE_EXPLORER_REPORTS", str(tmp_path))
     return tmp_path
 
 
+@pytest.fixture()
+def prepared(g32, reference, reports_dir):  # noqa: F811
+    fake = FakeGenerator(g32)
+    state = make_state(fake, reference)
+    tour = Tour(state)
+    pushes = []
+    tour.bank.subscribe(lambda: pushes.append(len(tour.bank.content)))
+    tour.prepare()  # no submit here: made inline, as a server does on its worker
+    return fake, state, tour, pushes
+
+
+def test_stops_pick_backends_by_kind_and_decoder_not_name(g32, reference):  # noqa: F811
+    stops = {s.key: s for s in plan(make_state(FakeGenerator(g32), reference).registry)}
+    assert list(stops) == ["ice", "denoise", "latent", "finding1", "finding2", "finding3", "speed"]
+    assert stops["denoise"].replay == DATA and stops["latent"].replay == CENS
+    assert stops["finding1"].backends == (DATA, GAUSS, CENS) and stops["finding1"].report_bounds == "native"
+    assert stops["finding3"].backends == (GAUSS, CENS) and stops["finding3"].report_bounds == "clamp"
+    assert not any(stops[f"finding{i}"].generated for i in (1, 2, 3))  # drawn from the report
+    assert stops["speed"].backends == (DATA, GAUSS) and stops["ice"].dataset == "default"
+
+
+def test_the_server_makes_every_stop_once_and_pushes_each(prepared):
+    fake, state, tour, pushes = prepared
+    bank = tour.bank
+    assert bank.done and list(bank.content) == [s.key for s in tour.stops]
+    assert pushes == [1, 2, 3, 4, 5, 6, 7, 7]  # one push per stop drawn, one when done
+    assert len(fake.calls) == 4  # two replays and the speed pair: the findings generate nothing
+    for stop in tour.stops:
+        c = bank.content[stop.key]
+        assert c.problem is None and c.picture is not None, (stop.key, c.problem)
+        assert c.picture_format == ("gif" if stop.replay else "png")
+        assert c.picture_html.startswith(f'<img src="data:image/{c.picture_format};base64,')
+        assert (c.forest is not None) == stop.key.startswith("finding"), stop.key
+    tour.prepare()  # once per server: a second page does not make it again
+    assert len(fake.calls) == 4 and pushes[-1] == 7 and len(pushes) == 8
+
+
+def test_a_page_only_restyles_layers_and_a_late_stop_arrives_by_push(g32, reference, reports_dir):  # noqa: F811
+    """A page built before the stops are drawn gets them by push, into panes it already has: no pane
+    or layer is added after it was built, and a step changes styles alone."""
+    pn = pytest.importorskip("panel")
+    from seaice_explorer.ui.tour.views import HIDDEN, SHOWN, STACK_CSS, TourView, is_shown, layer
+
+    state = make_state(FakeGenerator(g32), reference)
+    tour = Tour(state)
+    tabs = pn.Tabs(("Maps", pn.pane.Markdown("m")))
+    view = TourView(tour=tour, display=Display(), tabs=tabs)
+    panes = {k: (view.words[k], view.pictures[k], view.slots[k], view.texts[k]) for k in view.slots}
+    stack = list(view.stack.objects)
+    assert stack == [*view.slots.values(), tabs] and STACK_CSS in view.stack.stylesheets
+    assert all(p.object == "" for p in view.pictures.values()) and "Preparing" in view.status.object
+    tour.prepare()  # the server draws the stops; each is pushed into the page's existing panes
+    assert all(view.pictures[k].object.startswith("<img") for k in view.slots)
+    assert view.status.object == "All steps ready"
+    for step in (1, 2, 4, 6, 5, 1):
+        tour.go(step)
+        key = tour.stops[step - 1].key
+        layers = [*view.slots.values(), tabs]
+        assert all(obj.visible for obj in layers)  # never collapsed
+        assert [k for k, slot in view.slots.items() if is_shown(slot)] == [key] and not is_shown(tabs)
+        assert [k for k, text in view.texts.items() if is_shown(text)] == [key]
+        assert all(obj.styles["grid-area"] == "1 / 1" for obj in layers)  # one cell: the stack keeps its height
+        assert f"{step} / 7" in view.title.object
+    assert list(view.stack.objects) == stack  # nothing added
+    assert {k: (view.words[k], view.pictures[k], view.slots[k], view.texts[k]) for k in view.slots} == panes
+    tour.go(0)
+    assert is_shown(tabs) and view.showing is None and not view.card.visible
+    assert set(SHOWN) == set(HIDDEN)  # switching overwrites every style it set
+    layer(tabs, False)
+    layer(tabs, False)  # idempotent
+    assert tabs.styles["visibility"] == "hidden"
+
+
+def test_explore_opens_the_dashboard_at_the_stop(prepared):
+    fake, state, tour, _ = prepared
+    calls = len(fake.calls)
+    state.cache.lru.clear()  # evicted from the results cache: the bank still has them
+    tour.go(7)  # speed: generated once per server
+    assert tour.explore().key == "speed" and tour.step == 0
+    assert list(state.results) == [DATA, GAUSS] and len(fake.calls) == calls  # from the bank, at once
+    assert state.steps == 20 and state.sampler == "heun" and state.bounds == "raw"
+    tour.go(6)  # finding 3: nothing generated for it, so exploring it generates live
+    tour.explore()
+    assert list(state.results) == [GAUSS, CENS] and len(fake.calls) == calls + 2 and state.bounds == "clamp"
+
+
+def test_the_first_stop_shows_the_busiest_ice_edge(g32, reference, reports_dir):  # noqa: F811
+    state = make_state(FakeGenerator(g32), reference)
+    bank = Bank()
+    prepare(bank, plan(state.registry)[:1], state.runner, state.registry, state.reference_loader, state.sources,
+            lambda: reports_for(state.registry))
+    index = bank.ref_index["default"]
+    assert reference.miz_area[index] == reference.miz_area.max()
+    assert reference.time_label(index) in bank.content["ice"].words
+
+
+def test_finding_pictures_are_the_reports_own_summaries(prepared, reports_dir):
+    """A finding stop draws the report's maps.nc (the samples its verdict rests on); without one it says so."""
+    import numpy as np
+    from PIL import Image
+
+    import xarray as xr
+
+    _, state, tour, _ = prepared
+    stops = {s.key: s for s in tour.stops}
+    maps_nc = reports_dir / "evaluation" / "maps.nc"
+    registry = state.registry
+    report = reports_for(registry).family
+    with xr.open_dataset(maps_nc) as maps:  # the report's own backends, judged as its findings judge them
+        assert content._settings(maps, stops["finding1"], report) == ["dm/raw", "ldm-gaussian/raw",
+                                                                      "ldm-censored/clamp"]
+        assert content._settings(maps, stops["finding3"], report) == ["ldm-gaussian/clamp", "ldm-censored/clamp"]
+    stop = stops["finding3"]
+    maps_nc.unlink()
+    reports = reports_for(registry)
+    missing = content.build(stop, story.Shown(registry), reports)
+    assert missing.picture is None and "maps.nc" in missing.problem and "No picture" in missing.picture_html
+    assert missing.forest is not None  # the verdict's plot needs no maps
+    image = Image.open(io.BytesIO(tour.bank.content["finding1"].picture))
+    assert image.size[0] == content.WIDE_PX and np.asarray(image).std() > 10
+
+
 def test_the_words_quote_the_report(prepared, reports_dir):
-    _, state, tour = prepared
+    _, state, tour, _ = prepared
     report = read_report(report_folder("default"))
     reports = story.Reports(family=report, observed=read_report(report_folder("osisaf")))
     assert reports.observed is None  # handled: said nowhere, nothing breaks
-    words = {}
-    for step, stop in enumerate(tour.stops, start=1):
-        tour.go(step)
-        words[stop.key] = story.story(stop, tour.state_of(stop), reports)
-        assert "computed when this server started" in story.footer(stop, reports) or stop.key == "ice"
+    words = {k: c.words for k, c in tour.bank.content.items()}
+    footers = {k: c.footer for k, c in tour.bank.content.items()}
+    assert "computed when this server started" in footers["denoise"] and "Heun, 20 steps" in footers["speed"]
+    assert "the evaluation report's own samples" in footers["finding1"]
     verdicts = {f.number: f.verdict for f in report.findings}  # from its findings.json only (issue 21)
     for number in (1, 2, 3):
         assert f"— {verdicts.get(number, 'not judged yet')} here" in words[f"finding{number}"]
@@ -112,16 +174,15 @@ def test_the_words_quote_the_report(prepared, reports_dir):
     assert f"{float(cens_raw['violations_pct']):.1f} % of the censored decoder's raw mean" in words["finding3"]
     assert f"{float(base['time_per_sample_s']):.2f} s" in words["speed"]
     assert "synthetic" in words["ice"] and "marginal ice zone" in words["ice"]
-    assert "code" in words["latent"] and "smaller" in words["latent"]
 
 
-def test_a_missing_report_is_said_not_guessed(prepared, tmp_path, monkeypatch):
-    _, state, tour = prepared
+def test_a_missing_report_is_said_not_guessed(g32, reference, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("SEAICE_EXPLORER_REPORTS", str(tmp_path))
+    registry = make_state(FakeGenerator(g32), reference).registry
     reports = story.Reports(family=read_report(report_folder("default")))
-    tour.go(4)
-    assert "not judged yet here" in story.story(tour.stop, tour.state_of(), reports)
-    assert "no evaluation report found" in story.footer(tour.stop, reports)
+    stop = plan(registry)[3]
+    assert "not judged yet here" in story.story(stop, story.Shown(registry), reports)
+    assert "no evaluation report found" in story.footer(stop, reports)
 
 
 def _part(finding: int, verdict: str, n: int = 256) -> dict:
@@ -129,10 +190,10 @@ def _part(finding: int, verdict: str, n: int = 256) -> dict:
             "ci_high": 0.95, "null": 1.0, "margin": None, "n": n, "backends": ["a", "b"]}
 
 
-def test_verdicts_come_from_findings_json_and_never_from_point_values(prepared, reports_dir):
+def test_verdicts_come_from_findings_json_and_never_from_point_values(g32, reference, reports_dir):  # noqa: F811
     """A report without findings.json states no verdict, whatever its table's point values; with one,
     each finding's verdict follows from its parts: all reproduced, any refuted, else not resolved."""
-    _, state, tour = prepared
+    registry = make_state(FakeGenerator(g32), reference).registry
     folder = reports_dir / "evaluation"
     (folder / "findings.json").unlink(missing_ok=True)
     assert read_report(folder).findings == []
@@ -142,31 +203,29 @@ def test_verdicts_come_from_findings_json_and_never_from_point_values(prepared, 
     report = read_report(folder)
     assert {f.number: f.verdict for f in report.findings} == {
         1: "not resolved at n = 200", 2: "reproduced", 3: "mixed at n = 256: 1 reproduced, 1 refuted, 0 not resolved"}
-    tour.go(4)
-    words = story.story(tour.stop, tour.state_of(), story.Reports(family=report))
+    words = story.story(plan(registry)[3], story.Shown(registry), story.Reports(family=report))
     assert "— not resolved at n = 200 here" in words and "×1.25" in words
 
 
-def test_an_observed_report_without_data_space_says_not_evaluated(prepared, reports_dir):
-    _, state, tour = prepared
+def test_an_observed_report_without_data_space_says_not_evaluated(g32, reference, reports_dir):  # noqa: F811
+    registry = make_state(FakeGenerator(g32), reference).registry
+    stops = plan(registry)
     observed = reports_dir / "evaluation-osisaf"
     shutil.copytree(reports_dir / "evaluation", observed)
     (observed / "findings.json").unlink(missing_ok=True)  # a report judged without intervals
     table = (observed / "table.csv").read_text().splitlines()
     (observed / "table.csv").write_text("\n".join(line for line in table if not line.startswith("dm,")) + "\n")
     reports = story.Reports(family=read_report(report_folder("default")), observed=read_report(observed))
-    tour.go(4)
-    assert "On real OSI SAF observations: not judged yet" in story.story(tour.stop, tour.state_of(), reports)
+    assert "On real OSI SAF observations: not judged yet" in story.story(stops[3], story.Shown(registry), reports)
     (observed / "findings.json").write_text(json.dumps([_part(3, "reproduced")]))
     reports = story.Reports(family=read_report(report_folder("default")), observed=read_report(observed))
-    tour.go(6)
-    assert "On real OSI SAF observations: **reproduced**" in story.story(tour.stop, tour.state_of(), reports)
+    assert "On real OSI SAF observations: **reproduced**" in story.story(stops[5], story.Shown(registry), reports)
 
 
 # ---------------------------------------------------------------- map sizes and keys
 def test_three_maps_fill_a_1920_window():
     normal = map_grid(3, 1580, 1080)  # the main area beside the 340 px sidebar
-    shown = map_grid(3, 1920, 1080, presentation=True, above=274)  # no sidebar, the tour card above
+    shown = map_grid(3, 1920, 1080, presentation=True, above=274)  # no sidebar, a card above
     assert normal.ncols == shown.ncols == 3
     assert normal.frame + normal.side_px >= 460 and shown.frame + shown.side_px >= 560
     assert shown.fonts.title > normal.fonts.title and shown.fonts.colorbar > normal.fonts.colorbar
@@ -183,9 +242,6 @@ def test_display_redraws_on_reports_not_on_the_toggle():
     assert seen == []
     display.reported_size(1920, 1080)
     assert seen == ["reported"] and display.main_width == 1920
-    display.set_card((190, 274))
-    display.set_card((190, 274))  # unchanged: no second redraw
-    assert display.above == 274 and seen == ["reported", "reported"]
 
 
 def test_presenter_keys():
@@ -194,96 +250,36 @@ def test_presenter_keys():
     assert key_action("Escape") == "leave" and key_action("x") is None
 
 
-def test_header_keys_and_view_png(prepared):
+def test_header_keys_and_picture_through_the_tours_seam(prepared):
+    """The header knows no tour: the mounted tour takes its keys first and gives the picture to save."""
     pn = pytest.importorskip("panel")
     from PIL import Image
-    import io
 
+    from seaice_explorer.ui import tour as tour_package
     from seaice_explorer.ui.denoise_view import DenoiseView
     from seaice_explorer.ui.header import Header
-    from seaice_explorer.ui.slides import Slides, shown as layer_shown
-    from seaice_explorer.ui.tour_view import TourCard
 
-    _, state, tour = prepared
+    _, state, _, _ = prepared
     display = Display()
-    denoise = DenoiseView(state=state, display=display)
-    tabs = pn.Tabs(("Maps", pn.pane.Markdown("m")), ("MIZ statistics", pn.pane.Markdown("z")),
-                   ("Smoothing", pn.pane.Markdown("s")), ("Watch it denoise", pn.pane.Markdown("d")))
-    slides = Slides(tour=tour, display=display, tabs=tabs)
-    card = TourCard(tour=tour, display=display, tabs=tabs, slide_display=slides.own)
-    header = Header(state=state, display=display, tour=tour, tabs=tabs, denoise=denoise, slides=slides)
-    redraws = {"app": 0, "slides": 0}
-    display.param.watch(lambda e: redraws.__setitem__("app", redraws["app"] + 1), ["reported"])
-    slides.own.param.watch(lambda e: redraws.__setitem__("slides", redraws["slides"] + 1), ["reported"])
+    tabs = pn.Tabs(("Maps", pn.pane.Markdown("m")), ("Watch it denoise", pn.pane.Markdown("d")))
+    view, extension = tour_package.mount(state, display, tabs, prepare_now=True)
+    header = Header(state=state, display=display, tabs=tabs, denoise=DenoiseView(state=state, display=display),
+                    extensions=[extension])
+    tour = view.tour
     header.on_key("tour-next")
-    assert tour.step == 1 and card.card.visible and slides.own.card_px[0] > 0
-    assert display.card_px == (0, 0)  # the card sits above the slide, not above the hidden tabs
-    assert slides.showing == "ice" and not layer_shown(tabs)  # a prepared stop: its slide, not the tabs
-    assert redraws == {"app": 0, "slides": 1}  # the slides are sized for the card once
+    assert tour.step == 0  # closed: Page Down does not open the tour
+    extension.buttons[0].clicks += 1  # "Guided tour"
+    assert tour.step == 1 and view.showing == "ice"
     header.on_key("tour-next")
-    assert "From noise to ice" in card.title.object
-    assert slides.showing == "denoise"
-    shown = tour.state_of()
-    step = shown.denoise_step
-    header.on_key("next")
-    assert shown.denoise_step == step + 1  # the keys drive the slide shown
-    header.on_key("play")
-    assert slides.denoise["denoise"].player.direction == 1
-    header.on_key("play")
-    assert slides.denoise["denoise"].player.direction == 0
-    png = Image.open(io.BytesIO(header.view_png()))
-    assert png.size[0] == 1920  # the denoising frame shown, at presentation resolution
-    header.on_key("tour-next")
-    header.on_key("tour-next")  # finding 1: maps
-    shown = tour.state_of()
-    assert shown.member == 0
-    header.on_key("next")
-    assert shown.member == 1 and state.member == 0
-    assert Image.open(io.BytesIO(header.view_png())).size[0] == 1920
+    assert tour.step == 2 and view.showing == "denoise"
+    member = state.member
+    header.on_key("next")  # on a slide: taken by the tour, the session's member stays
+    assert state.member == member
+    png = Image.open(io.BytesIO(header.view_png()))  # the animation's finished frame, as a PNG
+    assert png.format == "PNG" and png.size[0] > 600
     header.on_key("tour-previous")
-    header.on_key("tour-next")  # back and forth: the slides are drawn once
-    assert len(slides.views) == 4
+    assert tour.step == 1
     tour.go(0)
-    assert layer_shown(tabs) and slides.showing is None
-    tour.go(1)
-    tour.go(0)  # closing and opening the tour on prepared stops redraws no map
-    assert redraws == {"app": 0, "slides": 1}
-    display.reported_size(1500, 900)  # a new window size reaches the slides too
-    assert slides.own.main_width == 1500 and redraws == {"app": 1, "slides": 2}
-    display.reported_size(1500, 900)  # the same size: the slides do not redraw
-    assert redraws["slides"] == 2
     display.presentation = True
     header.on_key("leave")
     assert not display.presentation
-
-
-def test_a_step_switches_layers_without_collapsing_them(prepared):
-    """A step only restyles the layers of one grid cell: no slide is ever ``visible=False`` (Bokeh
-    would collapse it and lay it out again when shown), one layer is shown at a time, and a slide
-    is drawn once."""
-    pn = pytest.importorskip("panel")
-    from seaice_explorer.ui.slides import HIDDEN, SHOWN, STACK_CSS, Slides, layer, shown as layer_shown
-
-    _, _, tour = prepared
-    tabs = pn.Tabs(("Maps", pn.pane.Markdown("m")))
-    slides = Slides(tour=tour, display=Display(), tabs=tabs)
-    assert list(slides.stack) == [*slides.slots.values(), tabs] and STACK_CSS in slides.stack.stylesheets
-    assert slides.views == {} and slides.showing is None
-    for step in (1, 2, 4, 6, 5, 1):
-        tour.go(step)
-        key = tour.stops[step - 1].key
-        layers = [*slides.slots.values(), tabs]
-        assert all(obj.visible for obj in layers)  # never collapsed
-        assert [k for k, slot in slides.slots.items() if layer_shown(slot)] == [key] and not layer_shown(tabs)
-        assert all(obj.styles["grid-area"] == "1 / 1" for obj in layers)  # one cell: the stack keeps its height
-        assert slides.views[key].objects == slides.slots[key].objects
-    drawn = {k: list(v.objects) for k, v in slides.views.items()}
-    assert list(drawn) == ["ice", "denoise", "finding1", "finding3", "finding2"]
-    tour.go(2)
-    assert {k: list(v.objects) for k, v in slides.views.items()} == drawn  # shown again, not drawn again
-    tour.go(0)
-    assert layer_shown(tabs) and slides.showing is None and tour.step == 0
-    assert set(SHOWN) == set(HIDDEN)  # switching overwrites every style it set
-    layer(tabs, False)
-    layer(tabs, False)  # idempotent: no second change sent
-    assert tabs.styles["visibility"] == "hidden"

@@ -19,7 +19,8 @@ from seaice_explorer.configs import DenoiserConfig, VAEConfig
 from seaice_explorer.registry import BOUNDS, ModelEntry, Registry, discover
 from seaice_explorer.ui import analysis
 from seaice_explorer.ui.bounds import bounds_modes
-from seaice_explorer.ui.jobs import GenerationKey, ResultCache, approx_nbytes
+from seaice_explorer.recipe import Recipe, cache_key
+from seaice_explorer.ui.jobs import ResultCache, approx_nbytes
 from seaice_explorer.ui.state import ExplorerState
 from seaice_explorer.ui.texts import format_fraction
 from seaice_explorer.variables import STATE_VARIABLES, VARIABLES
@@ -77,8 +78,8 @@ class FakeGenerator:
         self.fail: str | None = None
         self.gate: threading.Event | None = None  # block inside the sampler loop until set
 
-    def __call__(self, backend, n=16, steps=20, seed=0, bounds="raw", sampler="heun", device="auto", *,
-                 callback=None, models_dir=None, return_trajectory=False):
+    def __call__(self, backend, recipe, *, device="auto", callback=None, models_dir=None, return_trajectory=False):
+        n, steps, seed, bounds, sampler = recipe.n, recipe.steps, recipe.seed, recipe.bounds, recipe.sampler
         self.calls.append(dict(backend=backend, n=n, steps=steps, seed=seed, bounds=bounds, sampler=sampler,
                                models_dir=models_dir))
         if self.fail:
@@ -247,8 +248,8 @@ def test_results_are_cached_by_key(fake, reference):
     s1 = make_state(fake, reference, cache=cache)
     s1.generate()
     assert len(fake.calls) == 2 and len(cache) == 2
-    assert set(cache.keys()) == {GenerationKey(DATA, 3, 4, "dpmpp-2m", 0, "clamp", "default"),
-                                 GenerationKey(CENS, 3, 4, "dpmpp-2m", 0, "clamp", "default")}
+    recipe = Recipe(sampler="dpmpp-2m", steps=4, n=3, seed=0, bounds="clamp")
+    assert set(cache.keys()) == {cache_key(DATA, recipe, "default"), cache_key(CENS, recipe, "default")}
     # another session on the same server reuses both results: no new generation
     s2 = make_state(fake, reference, cache=cache)
     s2.generate()

@@ -3,6 +3,8 @@
 Example: ``seaice-explorer animate --backend ldm-censored --steps 20 --seed 0 --bounds clamp
 --variable sic --out denoise.gif`` (``.mp4`` needs PyAV; ``--models DIR`` for your own models).
 One frame per sampler step, each labelled with the step and σ (:mod:`seaice_explorer.plots.animate`).
+Sampler, steps and seed default to the :data:`~seaice_explorer.recipe.PAPER` recipe (one sample,
+clamped to the bounds so the frames show physical maps).
 """
 
 from __future__ import annotations
@@ -15,22 +17,28 @@ from ..arguments import non_negative_int, positive_int
 from ..errors import SeaIceInputError
 from ..outputs import Output, atomic_file, check_outputs
 from ..plots import animate
+from ..recipe import PAPER, Recipe, recipes_note, sampler_help, sampler_names
 from ..registry import BOUNDS, discover
 from .generate import MAX_STEPS, generate
-from .samplers import SAMPLERS
 
 log = logging.getLogger(__name__)
 
 FORMATS = (".gif", ".mp4", ".png")
+#: one sample of PAPER, clamped: a slide shows physically valid maps
+ANIMATION = PAPER.replace(n=1, bounds="clamp")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = recipes_note()
     parser.add_argument("--backend", default=None,
                         help="backend to animate (default: the first backend the app compares by default)")
-    parser.add_argument("--steps", type=positive_int, default=20, help=f"sampler steps = frames (1-{MAX_STEPS})")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the torch.Generator")
-    parser.add_argument("--bounds", choices=list(BOUNDS), default="clamp", help="bounds applied to the decoded maps")
-    parser.add_argument("--sampler", choices=list(SAMPLERS), default="heun")
+    parser.add_argument("--steps", type=positive_int, default=ANIMATION.steps,
+                        help=f"sampler steps = frames (1-{MAX_STEPS}; default {ANIMATION.steps})")
+    parser.add_argument("--seed", type=non_negative_int, default=ANIMATION.seed, help="seed of the torch.Generator")
+    parser.add_argument("--bounds", choices=list(BOUNDS), default=ANIMATION.bounds,
+                        help=f"bounds applied to the decoded maps (default {ANIMATION.bounds})")
+    parser.add_argument("--sampler", choices=sampler_names(), default=ANIMATION.sampler,
+                        help=f"{sampler_help()} (default {ANIMATION.sampler})")
     parser.add_argument("--variable", default="sic", help="variable shown on the decoded map (default sic)")
     parser.add_argument("--width", type=positive_int, default=None,
                         help=f"frame width in pixels (default {animate.GIF_WIDTH}; {animate.PRESENTATION_WIDTH} for .png)")
@@ -72,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
         args.backend = discover(args.models_dir).require().default_selection()[0]
     out = Path(args.out)
     _check(args, out)
-    samples, traj = generate(args.backend, n=1, steps=args.steps, seed=args.seed, bounds=args.bounds,
-                             sampler=args.sampler, device=args.device, models_dir=args.models_dir,
+    recipe: Recipe = ANIMATION.replace(steps=args.steps, seed=args.seed, bounds=args.bounds, sampler=args.sampler)
+    samples, traj = generate(args.backend, recipe, device=args.device, models_dir=args.models_dir,
                              return_trajectory=True)
     try:
         frames = animate.frames_from_generated(samples, traj, args.variable)
@@ -90,6 +98,6 @@ def run(args: argparse.Namespace) -> int:
     write = animate.gif_bytes if suffix == ".gif" else animate.mp4_bytes
     with atomic_file(out) as tmp:
         tmp.write_bytes(write(frames, args.width, frame_ms=args.frame_ms))
-    print(f"wrote {out}: {len(frames)} frames ({args.backend}, {args.sampler} {args.steps} steps, seed {args.seed}, "
+    print(f"wrote {out}: {len(frames)} frames ({args.backend}, {recipe.describe()}, seed {recipe.seed}, "
           f"bounds {samples.attrs['bounds']}, {args.variable})")
     return 0

@@ -10,14 +10,16 @@ higher resolutions need the noise levels shifted up).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from ..errors import SeaIceInputError
+from .denoiser import Denoiser
 
-Denoiser = Callable[[Tensor, Tensor], Tensor]
+__all__ = ["Denoiser", "mean_bias"]
 
 
 @torch.no_grad()
@@ -28,12 +30,14 @@ def mean_bias(
     weight: Tensor | None = None,
     generator: torch.Generator | None = None,
     batch_size: int = 32,
+    extra_args: Mapping[str, Any] | None = None,
 ) -> Tensor:
     """(len(sigmas), C): per channel, the weighted mean of D(x0 + σ n, σ) minus that of x0.
 
     ``x0`` is (N, C, H, W) data in the denoiser's space and ``weight`` an (H, W) cell weight (the
-    ocean mask); noise is drawn once per state and σ. Zero up to Monte-Carlo error for the exact
-    denoiser; the Monte-Carlo standard error shrinks with N·H·W.
+    ocean mask); noise is drawn once per state and σ; ``extra_args`` is the conditioning passed to the
+    denoiser (``D(x, σ, **extra_args)``). Zero up to Monte-Carlo error for the exact denoiser; the
+    Monte-Carlo standard error shrinks with N·H·W.
     """
     if x0.ndim != 4 or x0.shape[0] == 0:
         raise SeaIceInputError("x0", f"shape {tuple(x0.shape)} is not (N, C, H, W) with N ≥ 1", "Pass a batch of states")
@@ -53,6 +57,7 @@ def mean_bias(
             xb = x0[i:i + batch_size]
             noise = torch.randn(xb.shape, generator=generator, dtype=xb.dtype, device=xb.device)
             sigma = torch.full((xb.shape[0],), float(s), dtype=xb.dtype, device=xb.device)
-            total += (denoiser(xb + s * noise, sigma).to(xb.dtype) * w).sum((0, 2, 3))
+            x0_hat = denoiser(xb + s * noise, sigma, **(extra_args or {}))  # (b, C, H, W)
+            total += (x0_hat.to(xb.dtype) * w).sum((0, 2, 3))
         rows.append(total / norm - truth)
     return torch.stack(rows)

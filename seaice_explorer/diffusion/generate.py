@@ -3,13 +3,15 @@
 Finn et al. 2024 (arXiv 2406.18417): a data-space backend samples the normalised state
 directly, a latent backend samples a VAE latent and decodes it with a Gaussian or censored-Gaussian
 decoder (:class:`~.pipeline.Pipeline`). Sampling follows Karras et al. 2022 (arXiv 2206.00364):
-x ~ N(0, σ_max²), a ρ = 7 schedule (Eq. 5) and Heun's sampler (Alg. 1) by default.
+x ~ N(0, σ_max²), a ρ = 7 schedule (Eq. 5) and the sampler of a :class:`~seaice_explorer.recipe.Recipe`
+(default :data:`~seaice_explorer.recipe.PAPER`: Heun, Alg. 1, 20 steps). Every generated Dataset
+records its recipe (``attrs["recipe"]``, JSON) and backend, so ``generate --like FILE`` reruns it.
 
 Example
 -------
->>> ds = generate("ldm-censored", n=4, steps=20, seed=0, bounds="clamp")  # doctest: +SKIP
->>> ds.sic.dims
-('sample', 'y', 'x')
+>>> ds = generate("ldm-censored", PAPER.replace(n=4, bounds="clamp"))  # doctest: +SKIP
+>>> ds.sic.dims, ds.attrs["recipe"]  # doctest: +SKIP
+(('sample', 'y', 'x'), '{"sampler": "heun", "steps": 20, "n": 4, "seed": 0, "bounds": "clamp", "precision": "float32"}')
 """
 
 from __future__ import annotations
@@ -27,54 +29,33 @@ from .. import __version__
 from ..checkpoints import resolve_device
 from ..configs import DenoiserConfig, VAEConfig
 from ..errors import SeaIceInputError
+from ..recipe import PAPER, RECIPE_ATTR, Recipe
 from ..registry import discover
 from ..variables import VARIABLES
 from .pipeline import load_pipeline
-from .samplers import SAMPLERS, Callback, noise_like
-from .schedules import karras_sigmas
+from .samplers import SAMPLERS, Callback
 
 log = logging.getLogger(__name__)
 
-#: raw / clamp / draw (``registry.BOUNDS``); the old names none, clip, censored, censored-sample still work
-BoundsMode = str
-SamplerName = Literal["heun", "euler", "ddim", "dpmpp-2m"]
-Precision = Literal["auto", "float32", "bf16"]
-PRECISIONS: tuple[str, ...] = ("auto", "float32", "bf16")
-
+#: the most samples and steps of one call (the recipe itself only asks for at least 1)
 MAX_SAMPLES, MAX_STEPS = 256, 1000
 #: attrs that measure this call's wall time: they differ between two otherwise identical calls
 TIMING_ATTRS: tuple[str, ...] = ("sampling_seconds", "decode_seconds")
 RHO = 7.0
 
 
-class GenerationCancelled(Exception):
-    """Raise this from a ``callback`` to stop :func:`generate`; it propagates to the caller."""
-
-
 # -- validation -----------------------------------------------------------------------------------
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise SeaIceInputError(name, f"unknown {name} {value!r}", f"Use one of {', '.join(choices)}")
-
-
-def _check_int(name: str, value: object, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-        raise SeaIceInputError(name, f"{name}={value!r} is not an integer in {lo}..{hi}",
-                               f"Pass {name} between {lo} and {hi}")
-    return int(value)
-
-
-def _validate(n: int, steps: int, seed: int, sampler: str, precision: str) -> None:
-    _check_choice("sampler", sampler, tuple(SAMPLERS))
-    _check_choice("precision", precision, PRECISIONS)
-    _check_int("n", n, 1, MAX_SAMPLES)
-    _check_int("steps", steps, 1, MAX_STEPS)
-    _check_int("seed", seed, 0, 2**63 - 1)
-
-
-def pick_device(device: str | torch.device) -> torch.device:
-    """The device to sample on (:func:`checkpoints.resolve_device`, the one resolver)."""
-    return resolve_device(device)
+def _recipe(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
+    """``recipe`` with the keyword overrides that were given (not None), checked, within one call's limits."""
+    if not isinstance(recipe, Recipe):
+        raise SeaIceInputError("recipe", f"{recipe!r} is not a Recipe",
+                               "Pass a seaice_explorer.recipe.Recipe (e.g. PAPER) and the rest by keyword (n=…)")
+    recipe = recipe.replace(**{k: v for k, v in overrides.items() if v is not None})
+    for name, hi in (("n", MAX_SAMPLES), ("steps", MAX_STEPS)):
+        value = getattr(recipe, name)
+        if value > hi:
+            raise SeaIceInputError(name, f"{name}={value} is not an integer in 1..{hi}", f"Pass {name} between 1 and {hi}")
+    return recipe
 
 
 # -- sampling -------------------------------------------------------------------------------------
@@ -93,48 +74,53 @@ def _to_dataset(fields: np.ndarray, dims: tuple[str, ...], cfg: DenoiserConfig |
 
 
 @overload
-def generate(backend: str, n: int = ..., steps: int = ..., seed: int = ..., bounds: BoundsMode = ...,
-             sampler: SamplerName = ..., device: str = ..., *, callback: Callback | None = ...,
-             models_dir: str | os.PathLike | None = ..., return_trajectory: Literal[False] = ...,
-             precision: Precision = ...) -> xr.Dataset: ...
+def generate(backend: str, recipe: Recipe = ..., *, n: int | None = ..., steps: int | None = ...,
+             seed: int | None = ..., bounds: str | None = ..., sampler: str | None = ...,
+             precision: str | None = ..., device: str = ..., callback: Callback | None = ...,
+             models_dir: str | os.PathLike | None = ..., return_trajectory: Literal[False] = ...) -> xr.Dataset: ...
 @overload
-def generate(backend: str, n: int = ..., steps: int = ..., seed: int = ..., bounds: BoundsMode = ...,
-             sampler: SamplerName = ..., device: str = ..., *, callback: Callback | None = ...,
+def generate(backend: str, recipe: Recipe = ..., *, n: int | None = ..., steps: int | None = ...,
+             seed: int | None = ..., bounds: str | None = ..., sampler: str | None = ...,
+             precision: str | None = ..., device: str = ..., callback: Callback | None = ...,
              models_dir: str | os.PathLike | None = ...,
-             return_trajectory: Literal[True], precision: Precision = ...) -> tuple[xr.Dataset, xr.Dataset]: ...
+             return_trajectory: Literal[True]) -> tuple[xr.Dataset, xr.Dataset]: ...
 def generate(
     backend: str,
-    n: int = 16,
-    steps: int = 20,
-    seed: int = 0,
-    bounds: BoundsMode = "raw",
-    sampler: SamplerName = "heun",
-    device: str = "auto",
+    recipe: Recipe = PAPER,
     *,
+    n: int | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    bounds: str | None = None,
+    sampler: str | None = None,
+    precision: str | None = None,
+    device: str = "auto",
     callback: Callback | None = None,
     models_dir: str | os.PathLike | None = None,
     return_trajectory: bool = False,
-    precision: Precision = "auto",
 ) -> xr.Dataset | tuple[xr.Dataset, xr.Dataset]:
-    """Generate ``n`` sea-ice states with ``backend`` (Finn et al. 2024; Karras et al. 2022, Alg. 1).
+    """Generate ``recipe.n`` sea-ice states with ``backend`` (Finn et al. 2024; Karras et al. 2022, Alg. 1).
 
     Parameters
     ----------
     backend : a backend of the registry (``registry.discover(models_dir).names``).
-    n, steps, seed : number of samples (1–256), sampler steps (1–1000), seed of a
+    recipe : how to generate (:class:`~seaice_explorer.recipe.Recipe`; default
+        :data:`~seaice_explorer.recipe.PAPER`, Heun with 20 steps; the app uses ``QUICK``).
+    n, steps, seed, bounds, sampler, precision : keyword overrides of the recipe's fields (None: the
+        recipe's). ``n``: samples (1–256); ``steps``: sampler steps (1–1000); ``seed``: of a
         ``torch.Generator`` on the device (the same seed on the same device gives the same states).
-    bounds : ``"raw"`` the model's (decoder's) mean, may violate the bounds; ``"clamp"`` clamp(μ, l, u)
-        onto the variable table's bounds (the censored decoder's point estimate); ``"draw"`` (latent
-        backends) one random draw from the VAE decoder. Old names ``none``, ``clip``, ``censored``,
-        ``censored-sample`` still work (deprecated); an invalid mode raises :class:`SeaIceInputError`.
-    sampler : ``"heun"`` (2n − 1 evaluations), ``"euler"``, ``"ddim"`` or ``"dpmpp-2m"`` (DPM-Solver++(2M),
-        2nd order with n evaluations; all deterministic).
-    device : ``"auto"`` (CUDA if present, with bf16 autocast, else CPU), ``"cpu"`` or ``"cuda"``.
+        ``bounds``: ``"raw"`` the model's (decoder's) mean, may violate the bounds; ``"clamp"``
+        clamp(μ, l, u) onto the variable table's bounds (the censored decoder's point estimate);
+        ``"draw"`` (latent backends) one random draw from the VAE decoder; old names ``none``, ``clip``,
+        ``censored``, ``censored-sample`` still work (deprecated). ``sampler``: a name of
+        :data:`~seaice_explorer.recipe.SAMPLER_TABLE` (all deterministic). ``precision``: ``"float32"``,
+        ``"bf16"`` (autocast with channels_last for the denoiser; about 2× faster on CPU and GPU) or
+        ``"auto"`` (bf16 on CUDA, float32 on CPU). A bad value raises :class:`SeaIceInputError`.
+    device : ``"auto"`` (CUDA if present, else CPU), ``"cpu"`` or ``"cuda"``
+        (:func:`~seaice_explorer.checkpoints.resolve_device`).
     callback : ``callback({"i", "sigma", "x", "denoised"})`` per step, in the sampler's (latent)
-        space; raise (e.g. :class:`GenerationCancelled`) to stop: the exception propagates.
+        space; raise any exception to stop: it propagates to the caller.
     models_dir : folder of the models (default ``models/`` or ``$SEAICE_EXPLORER_MODELS``).
-    precision : ``"float32"``, ``"bf16"`` (autocast with channels_last for the denoiser; about 2×
-        faster on CPU and GPU) or ``"auto"`` (bf16 on CUDA, float32 on CPU).
     return_trajectory : also return a second Dataset, dims ``(step, sample, y, x)``: the decoded
         x0_hat of every step per variable (bounds applied; ``draw`` previews use the backend's
         native mode, so the samples do not change) with coordinate ``sigma(step)``, and
@@ -144,19 +130,20 @@ def generate(
     Returns
     -------
     Canonical Dataset: variables ``(sample, y, x)`` in physical units, NaN on land, grid coords,
-    provenance attrs (backend, dataset, checkpoints and their sha256, sampler, steps, seed, bounds,
+    provenance attrs (backend, dataset, checkpoints and their sha256, ``recipe``: the recipe as it ran,
+    with the bounds mode applied and the precision used, as JSON; sampler, steps, seed, bounds,
     version, device). With ``return_trajectory`` a tuple ``(samples, trajectory)``.
     """
+    recipe = _recipe(recipe, dict(n=n, steps=steps, seed=seed, bounds=bounds, sampler=sampler, precision=precision))
     entry = discover(models_dir).get(backend)
-    mode = entry.resolve_bounds(bounds)
-    _validate(n, steps, seed, sampler, precision)
-    dev = pick_device(device)
-    bf16 = precision == "bf16" or (precision == "auto" and dev.type == "cuda")
+    dev = resolve_device(device)
+    recipe = recipe.replace(bounds=entry.resolve_bounds(recipe.bounds)).resolve(dev.type)  # as it runs
+    mode, n, steps, bf16 = recipe.bounds, recipe.n, recipe.steps, recipe.precision == "bf16"
     pipe = load_pipeline(entry, dev)
     cfg, grid = pipe.data_config, pipe.grid
-    gen = torch.Generator(device=dev).manual_seed(int(seed))
-    sigmas = karras_sigmas(steps, pipe.config.sigma_min, pipe.config.sigma_max, RHO)
-    x = noise_like((n,) + pipe.state_shape, pipe.config.sigma_max, gen, dev)  # (n, C, H, W)
+    gen = torch.Generator(device=dev).manual_seed(recipe.seed)
+    sigmas = pipe.sigmas(steps, RHO)  # the preconditioner's σ range
+    x = pipe.noise(n, gen)  # (n, C, H, W)
     preview_mode = entry.native_bounds if mode == "draw" else mode
     states: list[np.ndarray] = []
     previews: list[np.ndarray] = []
@@ -177,7 +164,7 @@ def generate(
         return pipe.denoise(xs, s, bf16)
 
     t0 = time.perf_counter()
-    x0 = SAMPLERS[sampler](denoise, x, sigmas, callback=on_step, generator=gen)
+    x0 = SAMPLERS[recipe.sampler](denoise, x, sigmas, callback=on_step, generator=gen)
     t1 = time.perf_counter()
     fields = pipe.decode(x0, mode, generator=gen).cpu().numpy()  # (n, C, H, W)
     t2 = time.perf_counter()
@@ -187,8 +174,9 @@ def generate(
         "backend": backend, "backend_label": entry.label, "dataset": entry.dataset,
         "checkpoints": ",".join(name for name, _ in pipe.hashes),
         "checkpoint_sha256": ",".join(f"{name}:{h}" for name, h in pipe.hashes),
-        "sampler": sampler, "steps": int(steps), "seed": int(seed), "bounds": mode,
-        "sigma_min": float(pipe.config.sigma_min), "sigma_max": float(pipe.config.sigma_max), "rho": RHO,
+        RECIPE_ATTR: recipe.to_json(),
+        "sampler": recipe.sampler, "steps": steps, "seed": recipe.seed, "bounds": mode,
+        "sigma_min": float(pipe.denoiser.sigma_min), "sigma_max": float(pipe.denoiser.sigma_max), "rho": RHO,
         "sigma_data": float(pipe.config.sigma_data),
         "seaice_explorer_version": __version__, "device": dev.type,
         "precision": "bf16 autocast" if bf16 else "float32",

@@ -7,15 +7,16 @@ weight on the raw network output 1 at every noise level (λ c_out² = 1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from ..networks.layers import weighted_mean
+from .denoiser import Denoiser
 
-Denoiser = Callable[..., torch.Tensor]
+__all__ = ["Denoiser", "EDMLoss", "edm_loss", "weighted_mean"]
 
 
 def edm_loss(

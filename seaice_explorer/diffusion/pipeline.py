@@ -4,7 +4,8 @@ Finn et al. 2024 (arXiv 2406.18417): data-space diffusion samples the normalised
 latent diffusion samples the standardised latent of a VAE and decodes it with a Gaussian or
 censored-Gaussian decoder. A :class:`Pipeline` owns, for one backend:
 
-- the denoiser ``D(x, σ, **cond)`` (EDM preconditioning, Karras et al. 2022, Eq. 7);
+- the denoiser ``D(x, σ, **cond)`` (EDM preconditioning, Karras et al. 2022, Eq. 7), which owns the
+  σ range: :meth:`Pipeline.sigmas` and :meth:`Pipeline.noise` read it there;
 - the conditioning ``cond``: the land mask and x/y coordinates of a data-space model, passed as
   extra arguments as in EDM and k-diffusion;
 - the latent scaling, read from the VAE's config (as diffusers' ``scaling_factor``);
@@ -29,7 +30,17 @@ import xarray as xr
 from torch import nn
 
 from ..checkpoints import checkpoint_hash, load_checkpoint
-from ..configs import CONFIG_FILE, DEFAULT_DATASET, GRID_FILE, WEIGHTS_FILE, DenoiserConfig, VAEConfig, is_named_dataset
+from ..configs import (
+    CONFIG_FILE,
+    DEFAULT_DATASET,
+    GRID_FILE,
+    WEIGHTS_FILE,
+    DataDenoiserConfig,
+    DenoiserConfig,
+    LatentDenoiserConfig,
+    VAEConfig,
+    is_named_dataset,
+)
 from ..data import open_reference
 from ..errors import SeaIceInputError
 from ..grid import default_grid
@@ -37,6 +48,8 @@ from ..networks.censored import bounds_tensors, censored_point, censored_sample,
 from ..networks.unet import fixed_conditioning
 from ..registry import Bounds, ModelEntry, dataset_source
 from .precond import EDMPrecond
+from .samplers import noise_like
+from .schedules import karras_sigmas
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +88,7 @@ class Pipeline:
     """The networks, conditioning and grid of one backend on one device (shared: never mutate)."""
 
     entry: ModelEntry
-    denoiser: nn.Module  # EDMPrecond around the U-Net: D(x, sigma, **cond) -> x0_hat
+    denoiser: EDMPrecond  # around the U-Net: D(x, sigma, **cond) -> x0_hat; owns sigma_min, sigma_max
     vae: nn.Module | None  # latent backends only
     grid: xr.Dataset  # the data-space grid: mask, cell area, lat/lon
     cond: dict[str, torch.Tensor]  # extra arguments of D (empty for latent backends)
@@ -99,6 +112,16 @@ class Pipeline:
     @property
     def device(self) -> torch.device:
         return next(self.denoiser.parameters()).device
+
+    def sigmas(self, steps: int, rho: float = 7.0) -> torch.Tensor:
+        """The ρ-schedule (Karras et al. 2022, Eq. 5) over the denoiser's [σ_min, σ_max], then 0: ``(steps + 1,)``."""
+        return karras_sigmas(steps, self.denoiser.sigma_min, self.denoiser.sigma_max, rho)
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` initial states x ~ N(0, σ_max² I) (Karras et al. 2022, Alg. 1 line 1) on the generator's
+        device (else the pipeline's): ``(n, *state_shape)``."""
+        device = generator.device if generator is not None else self.device
+        return noise_like((n,) + self.state_shape, self.denoiser.sigma_max, generator, device)
 
     @property
     def ocean(self) -> torch.Tensor:
@@ -187,10 +210,10 @@ def build_pipeline(entry: ModelEntry, net: nn.Module, vae: nn.Module | None, gri
     cfg = entry.config
     device = next(net.parameters()).device
     cond: dict[str, torch.Tensor] = {}
-    if cfg.cond_channels:
+    if isinstance(cfg, DataDenoiserConfig) and cfg.cond_channels:
         mask = torch.from_numpy((grid["mask"].values > 0).astype(np.float32))
         cond["cond"] = fixed_conditioning(mask, cfg.mask_channel, cfg.coord_channels)[None].to(device)
-    return Pipeline(entry, EDMPrecond(net, cfg.sigma_data).to(device), vae, grid, cond, hashes)
+    return Pipeline(entry, EDMPrecond.from_config(net, cfg).to(device), vae, grid, cond, hashes)
 
 
 def _stamp(folder: Path) -> tuple[str, int, int]:
@@ -211,7 +234,7 @@ def _load_cached(entry: ModelEntry, stamps: tuple, device: str) -> Pipeline:
     if entry.vae_path is not None:
         vae, _ = load_checkpoint(entry.vae_path, device=device)
     hashes = tuple((f.name, checkpoint_hash(f)) for f in entry.folders)
-    want = entry.config.vae_hash
+    want = entry.config.vae_hash if isinstance(entry.config, LatentDenoiserConfig) else None
     if vae is not None and want and not (want.startswith(hashes[0][1]) or hashes[0][1].startswith(want)):
         raise SeaIceInputError(entry.path, f"trained on VAE {want}, but {entry.vae_path.name} is {hashes[0][1]}",
                                "Retrain the latent denoiser on the current VAE (or restore that VAE)")

@@ -3,13 +3,20 @@
 Karras et al. (2022), arXiv 2206.00364, Table 1 ("Ours"), Eq. 7:
 D(x; σ) = c_skip(σ) x + c_out(σ) F(c_in(σ) x; c_noise(σ)) with
 c_skip = σ_d² / (σ² + σ_d²), c_out = σ σ_d / √(σ² + σ_d²), c_in = 1 / √(σ² + σ_d²),
-c_noise = ¼ ln σ.
+c_noise = ¼ ln σ. The wrapper also owns the noise range [σ_min, σ_max] the model was trained and is
+sampled over (EDM's ``EDMPrecond.sigma_min``/``sigma_max``): schedules and the initial noise read it here.
 """
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from ..configs import DenoiserConfig
 
 
 def sigma_batch(sigma: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
@@ -35,11 +42,12 @@ def edm_coefficients(sigma: torch.Tensor, sigma_data: float | torch.Tensor) -> t
 
 
 class EDMPrecond(nn.Module):
-    """Wraps a raw ``net(x_in: (B,C,H,W), c_noise: (B,)) -> (B,C,H,W)`` into an EDM denoiser.
+    """Wraps a raw ``net(x_in: (B,C,H,W), c_noise: (B,)) -> (B,C,H,W)`` into an EDM denoiser (a ``Denoiser``).
 
     ``sigma_data`` is the standard deviation of the (normalised) training data; it is kept as a
     non-persistent buffer so the state dict holds only the network's weights (the value
-    travels in the model's ``config.json``).
+    travels in the model's ``config.json``). ``sigma_min`` and ``sigma_max`` (plain floats, Karras et
+    al. 2022, Table 1: 0.002 and 80) bound the noise levels the model is sampled over.
 
     Examples
     --------
@@ -49,16 +57,27 @@ class EDMPrecond(nn.Module):
     >>> D = EDMPrecond(Zero(), sigma_data=0.5)
     >>> D(torch.ones(2, 1, 4, 4), torch.tensor(0.5)).mean().item()  # c_skip = 0.5
     0.5
+    >>> (D.sigma_min, D.sigma_max)
+    (0.002, 80.0)
     """
 
     sigma_data: torch.Tensor
 
-    def __init__(self, net: nn.Module, sigma_data: float = 1.0) -> None:
+    def __init__(self, net: nn.Module, sigma_data: float = 1.0, *, sigma_min: float = 0.002,
+                 sigma_max: float = 80.0) -> None:
         super().__init__()
         if not float(sigma_data) > 0:
             raise ValueError(f"sigma_data must be positive, got {sigma_data}")
+        if not 0 < float(sigma_min) < float(sigma_max) < math.inf:
+            raise ValueError(f"need 0 < sigma_min < sigma_max < inf, got {sigma_min} and {sigma_max}")
         self.net = net
+        self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
         self.register_buffer("sigma_data", torch.tensor(float(sigma_data)), persistent=False)
+
+    @classmethod
+    def from_config(cls, net: nn.Module, config: DenoiserConfig) -> EDMPrecond:
+        """``net`` wrapped with the σ_data and σ range of a denoiser's config."""
+        return cls(net, config.sigma_data, sigma_min=config.sigma_min, sigma_max=config.sigma_max)
 
     def coefficients(self, sigma: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(c_skip, c_out, c_in, c_noise) for a float32 sigma tensor (any shape)."""

@@ -2,8 +2,8 @@
 
 All follow Karras et al. (2022), arXiv 2206.00364, with σ(t) = t and s(t) = 1 (the VE / EDM
 parameterisation), where the probability-flow ODE is dx/dσ = (x − D(x; σ)) / σ (Eq. 4 / Eq. 3).
-``denoiser`` is any callable ``D(x, sigma, **extra_args) -> x0_hat`` with ``sigma`` of shape ``(B,)``
-(as in k-diffusion: ``extra_args`` carries the conditioning, e.g. the land mask).
+``denoiser`` is any :class:`~.denoiser.Denoiser` ``D(x, sigma, **extra_args) -> x0_hat`` with ``sigma``
+of shape ``(B,)`` (as in k-diffusion: ``extra_args`` carries the conditioning, e.g. the land mask).
 ``callback({"i", "sigma", "x", "denoised"})`` is called once per step with the state the denoiser
 saw; raising from it stops sampling (the exception propagates, nothing is left half-done).
 """
@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import torch
 
-Denoiser = Callable[..., torch.Tensor]
+from ..recipe import SAMPLER_TABLE
+from .denoiser import Denoiser
+
 Sigmas = torch.Tensor | Sequence[float]
 ExtraArgs = Mapping[str, Any] | None
 #: ``callback(info)`` with ``info = {"i": step, "sigma": σ, "x": state, "denoised": x0_hat}``.
@@ -162,10 +165,7 @@ def sample_dpmpp_2m(denoiser: Denoiser, x: torch.Tensor, sigmas: Sigmas, *, extr
     return x
 
 
-#: sampler name -> function (an explicit registry for the CLI and ``generate``).
-SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {
-    "heun": sample_heun,
-    "euler": sample_euler,
-    "ddim": sample_ddim,
-    "dpmpp-2m": sample_dpmpp_2m,
-}
+#: sampler name -> function, for the names of :data:`seaice_explorer.recipe.SAMPLER_TABLE` (the one list
+#: of samplers; each row names its function here).
+SAMPLERS: Mapping[str, Callable[..., torch.Tensor]] = MappingProxyType(
+    {name: globals()[spec.function] for name, spec in SAMPLER_TABLE.items()})

@@ -46,14 +46,15 @@ import pandas as pd
 import xarray as xr
 
 from ..arguments import non_negative_int, positive_int
+from ..checkpoints import resolve_device
 from ..data import open_reference
 from ..data.osisaf import REFERENCE_KIND, to_model_grid
 from ..data.readers import dataset_name, is_osisaf_source
-from ..diffusion import SAMPLERS
 from ..diffusion import generate as generate_mod
 from ..errors import SeaIceInputError
 from ..outputs import Output, atomic_file, check_outputs, mark_folder
 from ..plots import report_figures as figs
+from ..recipe import PAPER, recipes_note, sampler_help, sampler_names
 from ..registry import BOUNDS, ModelEntry, Registry, discover
 from .bootstrap import (
     DEFAULT_REPLICATES,
@@ -75,7 +76,7 @@ from .verdicts import Contender, Verdicts, judge
 log = logging.getLogger(__name__)
 
 DEFAULT_BOUNDS: tuple[str, ...] = ("raw", "clamp")
-#: States per setting of a report.
+#: States per setting of a report (PAPER's sampler, steps and seed; its n is one file's, a report needs more).
 DEFAULT_N = 256
 #: Draws of the noise floor and of the baseline distribution.
 DEFAULT_DRAWS = 200
@@ -354,7 +355,8 @@ def _inputs(*specs: Spec | None) -> list[object]:
 
 
 def evaluate(backends: Sequence[str] | None = None, reference: Spec = "default", *, out: str | PathLike,
-             n: int = DEFAULT_N, steps: int = 20, seed: int = 0, sampler: str = SAMPLER, bounds: Sequence[str] = DEFAULT_BOUNDS,
+             n: int = DEFAULT_N, steps: int = PAPER.steps, seed: int = PAPER.seed, sampler: str = PAPER.sampler,
+             bounds: Sequence[str] = DEFAULT_BOUNDS,
              baseline: str | None = None, models_dir: str | PathLike | None = None, device: str = "auto",
              replicates: int = DEFAULT_REPLICATES, draws: int = DEFAULT_DRAWS,
              samples_dir: str | PathLike | None = None, no_cache: bool = False, overwrite: bool = False,
@@ -382,7 +384,7 @@ def evaluate(backends: Sequence[str] | None = None, reference: Spec = "default",
     info = RunInfo(command_line(names, reference, out=out, n=n, steps=steps, seed=seed, sampler=sampler, bounds=bounds,
                                 baseline=baseline, models_dir=models_dir, device=device, replicates=replicates,
                                 draws=draws, samples_dir=samples_dir, no_cache=no_cache),
-                   datetime.now(timezone.utc), device_text(generate_mod.pick_device(device).type),
+                   datetime.now(timezone.utc), device_text(resolve_device(device).type),
                    reference=spec_text(reference), n=n, steps=steps, seed=seed, sampler=sampler, replicates=replicates, draws=draws,
                    baseline=baseline, skipped=skipped)
     for reason in skipped:
@@ -437,13 +439,15 @@ def evaluate(backends: Sequence[str] | None = None, reference: Spec = "default",
 
 # --------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = recipes_note()
     parser.add_argument("--backends", nargs="+", default=None,
                         help="backends (model folders) to compare; default: every backend of the reference's dataset")
     parser.add_argument("--n", type=positive_int, default=DEFAULT_N, help="samples per backend and bounds setting")
-    parser.add_argument("--steps", type=positive_int, default=20,
-                        help="sampler steps (Heun: 2·steps − 1 network evaluations; dpmpp-2m: steps)")
-    parser.add_argument("--sampler", choices=list(SAMPLERS), default=SAMPLER,
-                        help="the sampler of every backend (default: Heun, the reports' setting)")
+    parser.add_argument("--steps", type=positive_int, default=PAPER.steps,
+                        help=f"sampler steps (default {PAPER.steps})")
+    parser.add_argument("--sampler", choices=sampler_names(), default=PAPER.sampler,
+                        help=f"the sampler of every backend: {sampler_help()} (default {PAPER.sampler}, the reports' "
+                             "setting)")
     parser.add_argument("--reference", nargs="+", default=["default"],
                         help="'default', 'osisaf:SPLIT' or any file(s) open_reference reads; OSI SAF daily files "
                              "(one, several or a quoted glob) are put on the models' grid")
@@ -456,7 +460,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", default=None, metavar="DATA",
                         help="also score --n random states of DATA (e.g. osisaf:train), many draws: a row no model "
                              "can be expected to beat, and finding 1's convergence guard")
-    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=PAPER.seed)
     parser.add_argument("--replicates", type=positive_int, default=DEFAULT_REPLICATES,
                         help="bootstrap replicates of every interval")
     parser.add_argument("--draws", type=positive_int, default=DEFAULT_DRAWS,

@@ -4,7 +4,8 @@ The bounds modes are ``raw``, ``clamp`` and ``draw`` (:data:`seaice_explorer.reg
 names are mapped and deduplicated). ``clamp`` is a projection clamp(x, l, u) of the ``raw`` sample,
 so each backend is sampled once with ``raw`` and projected here (:func:`project`); ``draw`` is sampled
 on its own. A sample is cached as ``<samples>/<backend>_<bounds>_n<n>_s<steps>_seed<seed>.nc`` and
-reused while its request and the backend's checkpoints are unchanged.
+reused while its recipe (:func:`seaice_explorer.recipe.cache_key`) and the backend's checkpoints are
+unchanged. Sampler, steps and seed default to :data:`seaice_explorer.recipe.PAPER`.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from ..checkpoints import checkpoint_hash
 from ..diffusion.generate import MAX_SAMPLES
 from ..errors import SeaIceInputError
 from ..outputs import atomic_file
+from ..recipe import PAPER, RECIPE_ATTR, Recipe, cache_key, recipe_of
 from ..registry import BOUNDS, DEPRECATED_BOUNDS, ModelEntry
 from ..variables import VARIABLES
 from .bootstrap import derived_seed
 
 log = logging.getLogger(__name__)
 
-SAMPLER = "heun"
+#: the reports' sampler (PAPER's); the cache file name names any other
+SAMPLER = PAPER.sampler
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,10 @@ class SampleRequest:
     no_cache: bool = False
     sampler: str = SAMPLER
 
+    def recipe(self, bounds: str) -> Recipe:
+        """The recipe of this request at ``bounds`` (precision: PAPER's, ``auto``)."""
+        return PAPER.replace(sampler=self.sampler, steps=self.steps, n=self.n, seed=self.seed, bounds=bounds)
+
 
 def sample_path(samples_dir: Path, backend: str, bounds: str, n: int, steps: int, seed: int,
                 sampler: str = SAMPLER) -> Path:
@@ -102,11 +109,26 @@ def current_hashes(entry: ModelEntry) -> str:
     return ",".join(f"{folder.name}:{checkpoint_hash(folder)}" for folder in entry.folders)
 
 
-def _cache_matches(ds: xr.Dataset, backend: str, bounds: str, request: SampleRequest, hashes: str) -> bool:
+def _recorded(ds: xr.Dataset) -> Recipe | None:
+    """The recipe a cached file records (files cached before recipes were recorded: from their attrs)."""
     a = ds.attrs
-    return (a.get("backend") == backend and a.get("bounds") == bounds and ds.sizes.get("sample") == request.n
-            and int(a.get("steps", -1)) == request.steps and int(a.get("seed", -1)) == request.seed
-            and a.get("sampler") == request.sampler and a.get("checkpoint_sha256") == hashes)
+    try:
+        if RECIPE_ATTR in a:
+            return recipe_of(a)
+        return PAPER.replace(sampler=a["sampler"], steps=int(a["steps"]), n=int(ds.sizes["sample"]),
+                             seed=int(a["seed"]), bounds=a["bounds"])
+    except (KeyError, TypeError, ValueError):  # SeaIceInputError is a ValueError
+        return None
+
+
+def _cache_matches(ds: xr.Dataset, backend: str, bounds: str, request: SampleRequest, hashes: str) -> bool:
+    wanted, recorded = request.recipe(bounds), _recorded(ds)
+    if recorded is None or ds.sizes.get("sample") != recorded.n:
+        return False
+    if wanted.precision == "auto":  # auto: whatever the device ran
+        recorded = recorded.replace(precision="auto")
+    return (cache_key(ds.attrs.get("backend", ""), recorded, None) == cache_key(backend, wanted, None)
+            and ds.attrs.get("checkpoint_sha256") == hashes)
 
 
 @dataclass
@@ -175,6 +197,9 @@ def _obtain_chunks(entry: ModelEntry, bounds: str, request: SampleRequest, sampl
     seconds = float(sum(p.seconds for p in parts))
     ds.attrs.update(seed=request.seed, generation_seconds=seconds,
                     chunk_seeds=", ".join(str(p.ds.attrs.get("seed")) for p in parts))
+    first = _recorded(parts[0].ds)
+    if first is not None:  # the whole set: n of all chunks, the run's seed (chunk_seeds says how it was drawn)
+        ds.attrs[RECIPE_ATTR] = first.replace(n=ds.sizes["sample"], seed=request.seed).to_json()
     return Sampled(ds, seconds, all(p.cached for p in parts), parts[0].path)
 
 

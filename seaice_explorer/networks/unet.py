@@ -34,6 +34,8 @@ def fixed_conditioning(mask: Tensor, with_mask: bool = True, with_coords: bool =
 class UNet(nn.Module):
     """U-Net ``(B, in, H, W), (B,) -> (B, out, H, W)``; H and W divisible by ``2**(len(channel_mults)-1)``.
 
+    The hyper-parameters after the channels are keyword-only (``UNet(**config.network_kwargs())``).
+
     Parameters
     ----------
     in_channels, out_channels : channels of the state (or latent) in and out.
@@ -48,6 +50,7 @@ class UNet(nn.Module):
         self,
         in_channels: int,
         out_channels: int,
+        *,
         base_channels: int = 32,
         channel_mults: Sequence[int] = (1, 2, 2),
         num_res_blocks: int = 1,

@@ -41,13 +41,15 @@ class VAE(nn.Module):
     """VAE ``(B, C, H, W) <-> (B, latent, H/f, W/f)`` with ``f = downsample`` (a power of two).
 
     ``f=4, latent_channels=8`` gives 8×32×32 latents at 128²; ``f=8, latent_channels=16`` gives
-    the paper's 16×64×64 at 512².
+    the paper's 16×64×64 at 512². The hyper-parameters after the channels are keyword-only
+    (``VAE(**config.network_kwargs())``).
     """
 
     def __init__(
         self,
         in_channels: int = 5,
         latent_channels: int = 8,
+        *,
         base_channels: int = 32,
         downsample: int = 4,
         decoder: Decoder = "gaussian",

@@ -9,13 +9,13 @@ and the same forest plot of a finding as the tour card (:func:`forest_png`, from
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from . import forest
 from .maps import MIZ_LEVELS, MapSpec, contour_lines
-from .style import COAST_COLOUR, LAND_COLOUR, MIZ_COLOURS
+from .style import COAST_COLOUR, LAND_COLOUR, MIZ_COLOURS, REFERENCE, source_colours
 
 
 def _mesh(spec: MapSpec):
@@ -143,6 +143,40 @@ def forest_png(parts: Sequence[dict], *, title: str = "", width_px: int = 1200, 
     if title:
         fig.suptitle(title, fontsize=font_pt * 1.15, x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.94))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def spectra_png(wavelength_km: np.ndarray, reference: np.ndarray, curves: Mapping[str, np.ndarray], *,
+                colours: Mapping[str, str] | None = None, small_scale_km: float | None = None, title: str = "",
+                ylabel: str = "power per ring", width_px: int = 1400, dpi: int = 110) -> bytes:
+    """A PNG (bytes) of mean power spectra (log-log, finest scales on the right): the reference in dark grey,
+    each of ``curves`` in its colour, the small-scale band shaded; and each curve ÷ the reference below it."""
+    from matplotlib.figure import Figure
+
+    colour = source_colours([REFERENCE, *curves], colours)
+    width_in = width_px / dpi
+    font_pt = 9 * max(width_in / 9.0, 1.0)
+    fig = Figure(figsize=(width_in, width_in * 0.36), dpi=dpi)
+    power, ratio = fig.subplots(1, 2)
+    lam = np.asarray(wavelength_km, dtype=float)
+    power.loglog(lam, reference, color=colour[REFERENCE], lw=2.4, label=REFERENCE)
+    ratio.axhline(1.0, color=colour[REFERENCE], lw=1.2)
+    for label, values in curves.items():
+        power.loglog(lam, values, color=colour[label], lw=1.6, label=label)
+        ratio.semilogx(lam, np.asarray(values) / np.asarray(reference), color=colour[label], lw=1.6, label=label)
+    for ax, name in ((power, ylabel), (ratio, "÷ reference")):
+        if small_scale_km:
+            ax.axvspan(lam.min(), small_scale_km, color="#e4e4e4", zorder=0)
+        ax.invert_xaxis()
+        ax.set_xlabel("wavelength [km]", fontsize=font_pt)
+        ax.set_ylabel(name, fontsize=font_pt)
+        ax.tick_params(labelsize=font_pt * 0.9)
+    power.legend(fontsize=font_pt * 0.9, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=font_pt * 1.1)
+    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

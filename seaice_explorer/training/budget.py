@@ -129,8 +129,8 @@ def training_budget(config: Config, states_seen: int, elapsed_s: float | None = 
 
     Examples
     --------
-    >>> from seaice_explorer.configs import DenoiserConfig
-    >>> b = training_budget(DenoiserConfig(grid_size=16, base_channels=8, channel_mults=(1, 2)), 100, 3600.0, 2)
+    >>> from seaice_explorer.configs import DataDenoiserConfig
+    >>> b = training_budget(DataDenoiserConfig(grid_size=16, base_channels=8, channel_mults=(1, 2)), 100, 3600.0, 2)
     >>> b.training_flops == 3 * b.forward_flops * 100, b.cpu_hours
     (True, 2.0)
     """

@@ -21,20 +21,20 @@ import xarray as xr
 from torch import Tensor, nn
 
 from ..checkpoints import (
+    DataDenoiserConfig,
     DenoiserConfig,
+    LatentDenoiserConfig,
     VAEConfig,
     build_module,
     checkpoint_dir,
     checkpoint_hash,
     load_checkpoint,
-    resolve_device,
     save_checkpoint,
 )
 from ..diffusion.losses import edm_loss
 from ..diffusion.pipeline import build_pipeline
 from ..diffusion.precond import EDMPrecond
 from ..diffusion.samplers import sample_heun
-from ..diffusion.schedules import karras_sigmas
 from ..errors import SeaIceInputError
 from ..networks.unet import fixed_conditioning
 from ..registry import ModelEntry
@@ -68,7 +68,7 @@ def train_diffusion(
     opts = dataclasses.replace(options or TrainOptions(), steps=steps, **overrides)
     params = config.to_dict() if isinstance(config, DenoiserConfig) else dict(config or {})
     kind = params.setdefault("kind", "dm")
-    device = local_device(resolve_device(opts.device))
+    device = local_device(opts.device)
     latents = None
     if kind == "ldm":
         td, latents, params = _latent_data(params, data, vae, device)
@@ -83,10 +83,10 @@ def train_diffusion(
         raise SeaIceInputError("kind", f"unknown denoiser kind {kind!r}", "Use 'dm' or 'ldm'")
     params.update(variables=list(td.variables), grid_size=td.grid_size, grid=td.grid, mean=list(td.mean), std=list(td.std))
     params.setdefault("dataset", dataset_name(data, Path(out).parent))
-    cfg = DenoiserConfig.from_dict(params)
+    cfg = DenoiserConfig.from_dict(params)  # a DataDenoiserConfig or LatentDenoiserConfig, by kind
     model = seeded_module(lambda: build_module(cfg), opts.seed)
     cond_full = None
-    if cfg.kind == "dm":  # (1 + Cc, H, W): the loss weight (mask) and the U-Net's conditioning D(x, σ, cond=)
+    if isinstance(cfg, DataDenoiserConfig):  # (1 + Cc, H, W): the loss weight (mask) and the U-Net's conditioning D(x, σ, cond=)
         cond_full = torch.cat([td.mask[None], fixed_conditioning(td.mask, cfg.mask_channel, cfg.coord_channels)])
     fmt = opts.memory_format(device)
     shard = current_shard()
@@ -102,7 +102,7 @@ def train_diffusion(
             weight, cond = c[:, :1], (c[:, 1:] if cfg.cond_channels else None)
         x = x.to(dev).contiguous(memory_format=fmt)
         rnd, noise = shard.randn((x.shape[0],), gen_dev), shard.randn(tuple(x.shape), gen_dev)  # global-batch draws
-        loss = edm_loss(EDMPrecond(net, cfg.sigma_data), x, weight=weight, p_mean=cfg.p_mean, p_std=cfg.p_std,
+        loss = edm_loss(EDMPrecond.from_config(net, cfg), x, weight=weight, p_mean=cfg.p_mean, p_std=cfg.p_std,
                         sigma_data=cfg.sigma_data, extra_args={"cond": cond} if cond is not None else None,
                         rnd=rnd, noise=noise)
         return shard.global_mean(loss, weight), {}
@@ -113,7 +113,7 @@ def train_diffusion(
         return batches(td, opts.batch_size, gen_cpu, shard=shard, start=start, seed=opts.seed, workers=opts.workers)
 
     card = {"training_data": td.source, "parameters": sum(p.numel() for p in model.parameters())}
-    if cfg.kind == "ldm":
+    if isinstance(cfg, LatentDenoiserConfig):
         card["vae"] = f"{cfg.vae} (sha256 {cfg.vae_hash})"
     if shard.main:  # the grid travels with the weights (registry, pipeline.grid_of)
         write_grid(out, data)
@@ -171,8 +171,7 @@ def _preview(result: TrainResult, net: nn.Module, cfg: DenoiserConfig, td: Train
     grid = xr.Dataset({"mask": (("y", "x"), td.mask.numpy())})
     pipe = build_pipeline(entry, net, vae_net, grid)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn((n,) + pipe.state_shape, generator=gen) * cfg.sigma_max
-    x0 = sample_heun(lambda xs, s: pipe.denoise(xs, s), x, karras_sigmas(20, cfg.sigma_min, cfg.sigma_max))
+    x0 = sample_heun(lambda xs, s, **_: pipe.denoise(xs, s), pipe.noise(n, gen), pipe.sigmas(20))
     samples = pipe.decode(x0, entry.native_bounds)  # (n, C, H, W) physical
     phys = torch.cat([denormalise(td.fields[:1], pipe.data_config.mean, pipe.data_config.std), samples]).numpy()
     phys[:, :, (td.mask <= 0).numpy()] = np.nan

@@ -110,11 +110,13 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
-def local_device(device: torch.device) -> torch.device:
-    """``cuda`` -> this process's GPU (``cuda:LOCAL_RANK`` after :func:`setup`); other devices as they are."""
-    if device.type == "cuda" and device.index is None:
+def local_device(device: str | torch.device = "auto") -> torch.device:
+    """The device this process trains on: :func:`checkpoints.resolve_device` (the one resolver), then an
+    index-free ``cuda`` -> this process's GPU (``cuda:LOCAL_RANK`` after :func:`setup`)."""
+    dev = resolve_device(device)
+    if dev.type == "cuda" and dev.index is None:
         return torch.device("cuda", torch.cuda.current_device())
-    return device
+    return dev
 
 
 class Entry(nn.Module):

@@ -136,7 +136,7 @@ def fit(model: nn.Module, loss_fn: LossFn, batches: Batches, config: Config, out
     """
     out = Path(out).absolute()  # a bare name like "dm" would otherwise resolve to the models dir on reload
     shard = current_shard()
-    device = local_device(resolve_device(opts.device))
+    device = local_device(opts.device)
     model = model.to(device=device, memory_format=opts.memory_format(device)).train()
     optimizer = _adamw(model, opts)
     ema = EMA(model, opts.ema_decay)

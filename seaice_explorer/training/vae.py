@@ -15,7 +15,7 @@ import xarray as xr
 
 from torch import Tensor, nn
 
-from ..checkpoints import VAEConfig, build_module, load_checkpoint, resolve_device, save_checkpoint
+from ..checkpoints import VAEConfig, build_module, load_checkpoint, save_checkpoint
 from ..diffusion.pipeline import to_physical
 from ..errors import SeaIceInputError
 from ..networks import VAE
@@ -59,7 +59,7 @@ def train_vae(
                                f"Use a multiple of {cfg.downsample} up to {td.grid_size}")
     model = seeded_module(lambda: build_module(cfg), opts.seed)
     lower, upper = td.bounds
-    fmt = opts.memory_format(local_device(resolve_device(opts.device)))
+    fmt = opts.memory_format(local_device(opts.device))
     shard = current_shard()
 
     def loss_fn(net, x, gen_cpu, gen_dev):  # net(...) is VAE.loss

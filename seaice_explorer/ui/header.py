@@ -1,14 +1,17 @@
-"""The page header's controls, visible in every mode: the guided tour, presentation mode, the
-current view as a PNG at presentation resolution, and the presenter's keys (Panel)."""
+"""The page header's controls, visible in every mode: presentation mode, the current view as a PNG at
+presentation resolution, the presenter's keys, and what a mounted part adds (the tour's button, its
+keys and its pictures: :class:`Extension`) (Panel)."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import panel as pn
 import param
-from panel.viewable import Viewer
+from panel.viewable import Viewable, Viewer
 
 from ..plots import animate, export
 from ..variables import VARIABLES
@@ -16,9 +19,20 @@ from .denoise_view import DenoiseView
 from .layout import Display
 from .maps_view import panel_specs
 from .presentation import Screen
-from .slides import Slides
 from .state import ExplorerState
-from .tour import DENOISE, Tour
+
+#: The tab that replays the denoising (its keys step through it).
+DENOISE = "Watch it denoise"
+
+
+@dataclass(frozen=True)
+class Extension:
+    """What a part of the page adds to the header: buttons, a key handler that may take a key first
+    (True: taken), and the picture to save while it is shown (None: the app's view is saved)."""
+
+    buttons: tuple[Viewable, ...] = ()
+    on_key: Callable[[str], bool] = lambda action: False
+    picture: Callable[[], bytes | None] = lambda: None
 
 
 class Header(Viewer):
@@ -26,18 +40,14 @@ class Header(Viewer):
 
     state = param.ClassSelector(class_=ExplorerState)
     display = param.ClassSelector(class_=Display)
-    tour = param.ClassSelector(class_=Tour)
     tabs = param.ClassSelector(class_=pn.Tabs)
     denoise = param.ClassSelector(class_=DenoiseView)
-    slides = param.ClassSelector(class_=Slides, doc="The tour's slides: keys and the PNG act on the one shown.")
+    extensions = param.List(default=[], item_type=Extension, doc="Parts mounted on the page (e.g. the tour).")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self.screen = Screen(self.display)
         self.screen.on_key = self.on_key
-        self.start = pn.widgets.Button(label="Guided tour", color="light", variant="outline",
-                                       css_classes=["tour-start"], width=130, margin=(5, 8))
-        self.start.on_click(lambda _: self.tour.go(self.tour.step or 1))
         self.presentation = pn.widgets.Toggle.from_param(self.display.param.presentation, label="Presentation",
                                                          color="light", variant="outline",
                                                          css_classes=["presentation-toggle"], width=130, margin=(5, 8))
@@ -47,15 +57,14 @@ class Header(Viewer):
 
     # ---------------------------------------------------------------- the presenter's keys
     def _target(self) -> tuple[ExplorerState, DenoiseView | None, bool]:
-        """What is shown: the state, its denoising replay and whether that replay is shown (a slide's or the app's)."""
-        shown = self.slides.target() if self.slides is not None else None
-        if shown is not None:
-            return shown
+        """What is shown: the state, its denoising replay and whether that replay is shown."""
         names = list(self.tabs._names)
         return self.state, self.denoise, self.tabs.active < len(names) and names[self.tabs.active] == DENOISE
 
     def on_key(self, action: str) -> None:
-        """Do what a key means (:data:`.presentation.KEYS`) in the view shown."""
+        """Do what a key means (:data:`.presentation.KEYS`) in the view shown (a mounted part first)."""
+        if any(extension.on_key(action) for extension in self.extensions):
+            return
         s, denoise, on_denoise = self._target()
         if action in ("next", "previous"):
             delta = 1 if action == "next" else -1
@@ -68,16 +77,15 @@ class Header(Viewer):
             denoise.toggle_play()
         elif action in ("first", "last") and on_denoise:
             denoise.go_to(0 if action == "first" else 10**6)
-        elif action == "tour-next":
-            self.tour.go(self.tour.step + 1 if self.tour.step < len(self.tour.stops) else self.tour.step)
-        elif action == "tour-previous":
-            self.tour.previous()
         elif action == "leave":
             self.display.presentation = False
 
     # ---------------------------------------------------------------- the view as a PNG
     def view_png(self) -> bytes:
-        """The denoising step shown (on its tab) or the maps shown, 1920 px wide."""
+        """A mounted part's picture, or the denoising step shown (on its tab) or the maps shown, 1920 px wide."""
+        picture = next((p for p in (e.picture() for e in self.extensions) if p is not None), None)
+        if picture is not None:
+            return picture
         s, _, on_denoise = self._target()
         if on_denoise and s.trajectory is not None:
             return animate.png_bytes(s.trajectory.frame(s.variable, s.denoise_step), animate.PRESENTATION_WIDTH)
@@ -96,4 +104,5 @@ class Header(Viewer):
             return io.BytesIO(b"")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Row(self.start, self.presentation, self.png, self.screen, align="center")
+        buttons = [b for e in self.extensions for b in e.buttons]
+        return pn.Row(*buttons, self.presentation, self.png, self.screen, align="center")

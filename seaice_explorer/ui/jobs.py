@@ -12,32 +12,29 @@ import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import xarray as xr
 from cachetools import LRUCache
 
+from ..recipe import CacheKey, Recipe
 from ..runtime import release_memory
 from . import analysis
+from .service import Cancelled, GenerationService, Ticket
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_BYTES = 1 << 30  # 1 GiB of generated results per server
+PUSH_INTERVAL_S = 0.2  # the most often a job tells its page of its progress
 
 
-class GenerationKey(NamedTuple):
-    """What identifies a generated ensemble (and its statistics against a reference)."""
-
-    backend: str
-    n: int
-    steps: int
-    sampler: str
-    seed: int
-    bounds: str  # raw, clamp or draw: exactly what the backend applied
-    reference: str
+#: What identifies a generated ensemble (and its statistics against a reference): built only by
+#: :func:`seaice_explorer.recipe.cache_key`.
+GenerationKey = CacheKey
 
 
 StepCallback = Callable[[Mapping[str, Any]], None]  # {"i", "sigma", "x", "denoised"}; raising cancels
@@ -50,19 +47,17 @@ class GenerateFn(Protocol):
     with ``return_trajectory=True``.
     """
 
-    def __call__(self, backend: str, n: int = 16, steps: int = 20, seed: int = 0, bounds: str = "raw",
-                 sampler: str = "heun", device: str = "auto", *, callback: StepCallback | None = None,
+    def __call__(self, backend: str, recipe: Recipe, *, device: str = "auto", callback: StepCallback | None = None,
                  models_dir: str | os.PathLike | None = None, return_trajectory: bool = False) -> Any: ...
 
 
-def default_generate(backend: str, n: int = 16, steps: int = 20, seed: int = 0, bounds: str = "raw",
-                     sampler: str = "heun", device: str = "auto", *, callback: StepCallback | None = None,
+def default_generate(backend: str, recipe: Recipe, *, device: str = "auto", callback: StepCallback | None = None,
                      models_dir: str | os.PathLike | None = None, return_trajectory: bool = False) -> Any:
     # The one package module imported lazily by the UI: it loads torch, and the page starts without it.
     from ..diffusion.generate import generate
 
-    return generate(backend, n=n, steps=steps, seed=seed, bounds=bounds, sampler=sampler, device=device,
-                    callback=callback, models_dir=models_dir, return_trajectory=return_trajectory)
+    return generate(backend, recipe, device=device, callback=callback, models_dir=models_dir,
+                    return_trajectory=return_trajectory)
 
 
 # --------------------------------------------------------------------------- results cache
@@ -127,16 +122,12 @@ class ResultCache:
 
 
 # --------------------------------------------------------------------------- jobs and the worker
-class Cancelled(Exception):
-    """Raised from the sampler callback to stop a generation (``generate`` propagates it)."""
-
-
 @dataclass
 class Job:
     """One generation request, shared between the worker thread and the UI thread.
 
-    The worker writes ``done_steps``/``phase``/``results``/``error``; the UI thread reads them
-    when it polls. Plain attribute writes are atomic in CPython.
+    The worker writes ``done_steps``/``phase``/``results``/``error`` and calls ``listener`` (at most
+    every :data:`PUSH_INTERVAL_S`, and once when it ends): the page then reads them on its own thread.
     """
 
     plan: list[GenerationKey]
@@ -152,6 +143,8 @@ class Job:
     cancelled: bool = False
     started: float = field(default_factory=time.perf_counter)
     elapsed_s: float = 0.0
+    listener: Callable[[], None] | None = field(default=None, repr=False)  # pushes progress to the page
+    _pushed: float = field(default=0.0, repr=False)
 
     @property
     def total_steps(self) -> int:
@@ -166,6 +159,14 @@ class Job:
         if self.cancel.is_set():
             raise Cancelled()
         self.done_steps += 1
+        self.push()
+
+    def push(self, force: bool = False) -> None:
+        """Tell the page (``listener``) that the job moved on: throttled, unless ``force``."""
+        now = time.perf_counter()
+        if self.listener is not None and (force or now - self._pushed >= PUSH_INTERVAL_S):
+            self._pushed = now
+            self.listener()
 
 
 @contextmanager
@@ -181,6 +182,7 @@ def _outcome(job: Job, failure: str) -> Iterator[None]:
     finally:
         job.elapsed_s = time.perf_counter() - job.started
         job.finished = True
+        job.push(force=True)
 
 
 @dataclass
@@ -193,8 +195,7 @@ class Runner:
     models_dir: str | os.PathLike | None = None
 
     def _generate(self, job: Job, key: GenerationKey, **kw: Any) -> Any:
-        return self.generate_fn(key.backend, n=key.n, steps=key.steps, seed=key.seed, bounds=key.bounds,
-                                sampler=key.sampler, device=self.device, callback=job.on_step,
+        return self.generate_fn(key.backend, key.recipe, device=self.device, callback=job.on_step,
                                 models_dir=self.models_dir, **kw)
 
     def ensemble(self, job: Job, reference: analysis.ReferenceData) -> None:
@@ -219,3 +220,40 @@ class Runner:
                 samples, steps = self._generate(job, key, return_trajectory=True)
                 job.trajectory = analysis.Trajectory.from_generated(key.backend, samples, steps)
                 self.cache.put(key, job.trajectory)
+
+
+class SessionQueue:
+    """One page's door to the server's :class:`~.service.GenerationService`, used like an executor:
+    ``submit(fn, *args)`` returns a future of ``fn(*args)``, run in this page's turn (round robin).
+
+    A :class:`Job` among the arguments shares its ticket's cancel event, so closing the page or
+    stopping the server stops it at its next sampler step; a job cancelled before it ran ends as
+    cancelled. ``push`` is called (from the worker thread) when the work ends.
+    """
+
+    def __init__(self, service: GenerationService, session: Hashable, push: Callable[[], None] | None = None) -> None:
+        self.service, self.session, self.push = service, session, push
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        result: Future = Future()
+        jobs = [a for a in args if isinstance(a, Job)]
+
+        def done(ticket: Ticket) -> None:
+            for job in jobs:
+                if not job.finished:  # never ran
+                    job.cancelled = job.finished = True
+            if ticket.error:
+                result.set_exception(RuntimeError(ticket.error))
+            elif ticket.cancelled:
+                result.set_exception(Cancelled())
+            else:
+                result.set_result(ticket.result)
+            if self.push is not None:
+                self.push()
+
+        ticket = self.service.submit(self.session, lambda t: fn(*args), on_done=done, replace=False,
+                                     label=getattr(fn, "__name__", "work"))
+        for job in jobs:
+            job.cancel = ticket.cancel
+        return result
+

@@ -1,54 +1,45 @@
 """Per-server resources and per-session wiring of the dashboard (Panel).
 
 Once per server (``pn.state.as_cached``): the registry of the models directory, the results
-cache, the worker threads, the reference summaries, the warm-up and the guided tour's results
-(:class:`~.tour.Bank`). Once per session: :func:`connect_session` (first load, notifications,
-polling of the worker, cancel on close).
+cache, the generation service (:class:`~.service.GenerationService`: its queue, its workers, and
+its stop when the server stops), the reference summaries and the warm-up. Once per page:
+:func:`page_queue` (the page's turn at the service) and :func:`connect_session` (first load,
+notifications, results pushed to the page, cancel and forget on close).
+
+A Generate click: the page's state makes a :class:`~.jobs.Job` and submits it through its queue;
+a worker runs it in the page's turn (round robin over pages), calling the job's listener as it
+moves on; the listener schedules :meth:`ExplorerState.poll` on the page's own thread
+(``doc.add_next_tick_callback``), which shows the progress and, at the end, the results.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import holoviews as hv
 import numpy as np
 import panel as pn
 import param
-from panel.io.callbacks import PeriodicCallback
 
 from ..configs import resolve_models_dir
 from ..errors import SeaIceInputError
+from ..recipe import QUICK
 from ..registry import Registry, discover
 from ..runtime import release_memory
 from . import analysis
-from .jobs import ResultCache, default_generate
+from .jobs import ResultCache, SessionQueue, default_generate
+from .service import GenerationService
 from .state import ExplorerState
-from .tour import Bank, Tour
 
 log = logging.getLogger(__name__)
 
-
-def in_server() -> bool:
-    """True inside a served page's session (background callbacks need one); False in a notebook or a test."""
-    doc = pn.state.curdoc
-    return doc is not None and doc.session_context is not None
-
-
-def ticker(callback: Callable[[], object], period_ms: int) -> PeriodicCallback:
-    """Run ``callback`` every ``period_ms`` in this session, without flagging the page busy.
-
-    ``pn.state.add_periodic_callback`` counts every tick as busy work, and Panel's busy flag drives
-    the spinner of every open page's template: a 200 ms poll then costs two messages to each page
-    per tick and keeps the server's event loop and the browsers from the tour's steps. The
-    dashboard's ticks only poll, so they are background callbacks (stopped with their document).
-    """
-    cb = PeriodicCallback(callback=callback, period=period_ms, background=True, log=False)
-    cb.start()
-    return cb
+#: Worker threads of the service (a 2-core machine: one generation per core), and the seconds the
+#: server waits for them when it stops (``SIGTERM`` exits within 5 s).
+WORKERS, STOP_TIMEOUT_S = 2, 3.0
+SERVER = "server"  # the service's queue for the server's own work (warm-up, the tour's preparation)
 
 
 def load_registry(models_dir: str | os.PathLike | None = None) -> Registry:
@@ -72,10 +63,35 @@ def shared_cache(budget_mb: int = 256) -> ResultCache:
     return pn.state.as_cached("seaice-explorer:results", lambda: ResultCache(budget_mb << 20))
 
 
-def shared_executor() -> ThreadPoolExecutor:
-    """Worker threads shared by every session: generation never runs on the UI thread."""
-    return pn.state.as_cached("seaice-explorer:executor",
-                              lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="seaice-generate"))
+def _stop(service: GenerationService) -> None:
+    """At exit: cancel every job and stop the workers; a step that cannot be cancelled (a checkpoint
+    loading) must not hold the server past its stop, so it is left behind."""
+    if not service.shutdown(STOP_TIMEOUT_S):
+        log.warning("a worker did not stop within %.0f s; exiting without it", STOP_TIMEOUT_S)
+        logging.shutdown()
+        os._exit(0)
+
+
+def shared_service() -> GenerationService:
+    """The server's generation service: every page's work, the warm-up and the tour's preparation."""
+    def make() -> GenerationService:
+        service = GenerationService(workers=WORKERS)
+        atexit.register(_stop, service)
+        return service
+
+    return pn.state.as_cached("seaice-explorer:service", make)
+
+
+def server_queue() -> SessionQueue:
+    """The server's own turn at the service (the warm-up, the tour's preparation)."""
+    return SessionQueue(shared_service(), SERVER)
+
+
+def page_queue() -> SessionQueue:
+    """This page's turn at the server's service (the server's own turn outside a page)."""
+    doc = pn.state.curdoc
+    context = doc.session_context if doc is not None else None
+    return SessionQueue(shared_service(), context.id if context is not None else SERVER)
 
 
 @pn.cache(max_items=4)
@@ -101,7 +117,7 @@ def warm_up(registry: Registry, device: str = "auto") -> float:
         rasterize(element, dynamic=False, width=16, height=16)
     for name in registry.names:
         try:
-            default_generate(name, n=1, steps=2, seed=0, device=device, models_dir=registry.models_dir)
+            default_generate(name, QUICK.replace(n=1, steps=2), device=device, models_dir=registry.models_dir)
         except Exception as err:  # noqa: BLE001 - a broken backend is reported when it is used
             log.warning("warm-up could not run %s: %s", name, err)
     seconds = time.perf_counter() - t0
@@ -112,32 +128,24 @@ def warm_up(registry: Registry, device: str = "auto") -> float:
 def start_warm_up(registry: Registry, device: str = "auto") -> None:
     """Run :func:`warm_up` once per server, in the background (the page does not wait for it)."""
     pn.state.as_cached(f"seaice-explorer:warm-up:{registry.models_dir}",
-                       lambda: shared_executor().submit(warm_up, registry, device))
+                       lambda: server_queue().submit(warm_up, registry, device))
 
 
-def shared_tour_bank(registry: Registry) -> Bank:
-    """The guided tour's results, computed once per server and models directory."""
-    return pn.state.as_cached(f"seaice-explorer:tour:{registry.models_dir}", Bank)
-
-
-def connect_session(state: ExplorerState, *, autogenerate: bool = True, poll_ms: int = 200,
-                    tour: Tour | None = None) -> None:
-    """Per-session plumbing: first load, notifications and polling of the worker.
+def connect_session(state: ExplorerState, *, autogenerate: bool = True) -> None:
+    """Per-page plumbing: first load, notifications, results pushed to the page, cancel on close.
 
     The reference (cached per server) and cached results are applied before the page first
-    renders, so a warm server shows its maps at once. With ``autogenerate`` the guided tour's
-    results are computed once per server after the warm-up (otherwise when the tour is first
-    opened). Does nothing outside a server (tests); in ``panel serve --warm`` start-up runs it
-    only warms the caches.
+    renders, so a warm server shows its maps at once. Does nothing outside a server (tests); in
+    ``panel serve --warm`` start-up runs it only warms the caches.
     """
     doc = pn.state.curdoc
     if doc is None:
         return
+    if doc.session_context is not None:
+        state.push = lambda: doc.add_next_tick_callback(state.poll)  # from a worker: poll on the page's turn
     start_warm_up(state.registry, state.device)
     if state.load_reference() and autogenerate and state.backends:
         state.generate()
-    if autogenerate and tour is not None:
-        tour.prepare()  # queued behind the warm-up and the first page's generation
     if doc.session_context is None:
         return
     notifications = pn.state.notifications
@@ -148,5 +156,12 @@ def connect_session(state: ExplorerState, *, autogenerate: bool = True, poll_ms:
             getattr(notifications, state.message_level)(state.message, duration=duration)
 
     state.param.watch(notify, ["message_serial"])
-    ticker(state.poll, poll_ms)
-    pn.state.on_session_destroyed(lambda context: state.cancel())  # a closed page stops its job
+
+    page = doc.session_context.id
+
+    def closed(context: object) -> None:  # a closed page stops its job and leaves nothing in the service
+        state.push = None
+        state.cancel()
+        shared_service().forget(page)
+
+    pn.state.on_session_destroyed(closed)

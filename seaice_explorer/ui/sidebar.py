@@ -61,6 +61,11 @@ class Sidebar(Viewer):
                                                height=14, visible=False)
         self.status = pn.pane.Markdown("", css_classes=["status"], margin=(0, 10))
         self.violations = pn.pane.Markdown("", css_classes=["violation-summary"], margin=(0, 10))
+        #: "Copy as command": the `seaice-explorer generate` line of the settings shown (select and copy it)
+        self.command = pn.widgets.TextAreaInput(label="Copy as command", value=s.command(), rows=3,
+                                                css_classes=["copy-command"], sizing_mode="stretch_width")
+        s.param.watch(lambda _: setattr(self.command, "value", s.command()),
+                      ["backends", "n", "steps", "sampler", "seed", "bounds"])
         s.param.watch(self._on_dataset, ["dataset"])
         s.param.watch(self._on_bounds, ["backends", "bounds", "dataset"])
         s.param.watch(self._on_running, ["running", "progress", "status", "stale"])
@@ -110,7 +115,7 @@ class Sidebar(Viewer):
             pn.Row(self.seed, self.new_seed),
             pn.Row(_heading("Physical bounds"), self.bounds_help), self.bounds, self.rule,
             self.reference,
-            self.generate, self.cancel, self.progress, self.status, self.violations,
+            self.generate, self.cancel, self.progress, self.status, self.violations, self.command,
             sizing_mode="stretch_width",
         )
 

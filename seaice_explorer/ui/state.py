@@ -23,12 +23,13 @@ from ..registry import ModelEntry, Registry
 from ..variables import STATE_VARIABLES
 from . import analysis, jobs
 from .bounds import BOUNDS, BOUNDS_LABELS, BoundsSelector, bounds_modes
+from ..recipe import QUICK, Recipe, cache_key, sampler_names
 from .jobs import GenerateFn, GenerationKey, Job, ResultCache
 
 log = logging.getLogger(__name__)
 
-#: The sampler names of diffusion.samplers.SAMPLERS (kept here so the page starts without torch; a test checks they agree).
-SAMPLERS: tuple[str, ...] = ("heun", "euler", "ddim", "dpmpp-2m")
+#: The sampler names, from the one (torch-free) sampler table.
+SAMPLERS: tuple[str, ...] = tuple(sampler_names())
 ReferenceLoader = Callable[[str], "analysis.ReferenceData"]
 
 
@@ -41,16 +42,14 @@ class ExplorerState(param.Parameterized):
     backends = param.ListSelector(default=[], objects=[], check_on_set=True,
                                   doc="Backends of the data set to compare side by side.")
     variable = param.Selector(default="sic", objects=list(STATE_VARIABLES), doc="Variable shown on the maps.")
-    n = param.Integer(default=8, bounds=(1, 64), doc="Number of samples per backend (ensemble size).")
-    # Default: DPM-Solver++(2M) with 5 steps (5 network evaluations), the cheapest setting whose scores
-    # stay within the noise floor of Heun with 20 steps (39) for dm, ldm-gaussian and ldm-censored
-    # (bench --quality, 64 samples: docs/benchmarks/quality_nfe_*.json).
-    sampler = param.Selector(default="dpmpp-2m", objects=list(SAMPLERS),
+    # The defaults are the QUICK recipe (recipe.py says why the app's differ from the CLI's PAPER recipe).
+    n = param.Integer(default=QUICK.n, bounds=(1, 64), doc="Number of samples per backend (ensemble size).")
+    sampler = param.Selector(default=QUICK.sampler, objects=list(SAMPLERS),
                              doc="ODE sampler (Heun is the paper's; DPM-Solver++(2M) needs fewer steps).")
-    steps = param.Integer(default=5, bounds=(2, 200),
-                          doc="Sampler steps (Heun: 2·steps − 1 network calls, the others: one per step).")
+    steps = param.Integer(default=QUICK.steps, bounds=(2, 200),
+                          doc="Sampler steps (network calls per step: the sampler table of recipe.py).")
     seed = param.Integer(default=0, bounds=(0, 2**31 - 1), doc="Random seed: the same seed gives the same states.")
-    bounds = BoundsSelector(default="clamp", objects=list(BOUNDS), doc="Physical bounds: " + "; ".join(BOUNDS.values()))
+    bounds = BoundsSelector(default=QUICK.bounds, objects=list(BOUNDS), doc="Physical bounds: " + "; ".join(BOUNDS.values()))
     reference = param.Selector(default=DEFAULT_DATASET, objects=[DEFAULT_DATASET],
                                doc="Reference data set (configured on the server, never a path from the browser).")
 
@@ -96,6 +95,9 @@ class ExplorerState(param.Parameterized):
                                   device, registry.models_dir)
         self.reference_loader: ReferenceLoader = reference_loader or analysis.load_reference
         self.executor = executor
+        #: Called (from a worker thread) when a job or a reference load moves on; the page then
+        #: :meth:`poll`s on its own thread (:func:`.session.connect_session` sets it). None: poll yourself.
+        self.push: Callable[[], None] | None = None
         self.auto_regenerate = auto_regenerate
         self._job: Job | None = None
         self._shown: tuple | None = None
@@ -208,10 +210,22 @@ class ExplorerState(param.Parameterized):
         """The settings that determine the results (for the ``stale`` flag)."""
         return (tuple(self.backends), self.n, self.steps, self.sampler, self.seed, self.bounds, self.reference)
 
+    def recipe(self, **changes: Any) -> Recipe:
+        """The run settings shown, as a :class:`~seaice_explorer.recipe.Recipe` (with ``changes``)."""
+        return Recipe(sampler=self.sampler, steps=self.steps, n=self.n, seed=self.seed, bounds=self.bounds,
+                      precision=QUICK.precision).replace(**changes)
+
+    def command(self) -> str:
+        """The ``seaice-explorer generate`` line that reproduces the first selected backend's samples."""
+        r = self.recipe()
+        backend = self.backends[0] if self.backends else "BACKEND"
+        return (f"seaice-explorer generate --backend {backend} --n {r.n} --steps {r.steps} --sampler {r.sampler} "
+                f"--seed {r.seed} --bounds {r.bounds} --out samples.nc")
+
     def plan(self) -> list[GenerationKey]:
         """One cache key per selected backend, all with the chosen bounds mode."""
-        return [GenerationKey(b, self.n, self.steps, self.sampler, self.seed, self.bounds, self.reference)
-                for b in self.backends]
+        recipe = self.recipe()
+        return [cache_key(b, recipe, self.reference) for b in self.backends]
 
     @param.depends("backends", "n", "steps", "sampler", "seed", "bounds", "reference", watch=True)
     def _on_settings(self) -> None:
@@ -243,6 +257,7 @@ class ExplorerState(param.Parameterized):
         """Run ``worker(job, *args)`` on the executor (inline without one, or when nothing is left
         to compute); :meth:`poll` applies the outcome on the UI thread."""
         self._job = job
+        job.listener = self.push
         self.param.update(running=True, progress=job.fraction, status="starting…")
         if self.executor is None or job.done_steps >= job.total_steps:
             worker(job, *args)
@@ -272,7 +287,7 @@ class ExplorerState(param.Parameterized):
         backend = self.denoise_backend
         if self._refused([self.registry.get(backend)] if backend else []):
             return None
-        key = GenerationKey(backend, 1, self.steps, self.sampler, self.seed, self.bounds, "trajectory")
+        key = cache_key(backend, self.recipe(n=1), "trajectory")
         job = Job(plan=[key], steps_per_backend=self.steps, kind="trajectory")
         job.trajectory = self.cache.get(key)
         if job.trajectory is not None:

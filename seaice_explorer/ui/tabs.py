@@ -226,7 +226,8 @@ class AboutView(_ResultsTab):
 
     def content(self) -> Viewable:
         s, ref = self.state, self.state.reference_data
-        lines = [texts.ABOUT, texts.models_markdown(s.registry), texts.BOUNDS_HELP, "### In use now"]
+        lines = [texts.ABOUT, texts.models_markdown(s.registry), texts.BOUNDS_HELP, texts.recipes_markdown(),
+                 "### In use now"]
         if ref is not None:
             credit = ref.ds.attrs.get("copyright")
             lines.append(f"- Reference **{ref.name}**: {ref.kind}; {ref.n_states} states; grid "
@@ -235,4 +236,5 @@ class AboutView(_ResultsTab):
             a = r.samples.attrs
             lines.append(f"- `{b}`: checkpoints {a.get('checkpoint_sha256', 'n/a')}, sampler {a.get('sampler')}, "
                          f"{a.get('steps')} steps, bounds {a.get('bounds')}, device {a.get('device', 'n/a')}")
+        lines.append(f"\nThe same samples from the command line: `{s.command()}`")
         return pn.pane.Markdown("\n".join(lines), sizing_mode="stretch_width", max_width=900)

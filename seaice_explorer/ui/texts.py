@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from ..recipe import PAPER, QUICK
 from ..registry import BOUNDS, BOUNDS_LABELS, ModelEntry, Registry
 
 INTRO = """\
@@ -197,3 +198,12 @@ def registry_notice(registry: Registry) -> str:
     lines = [f"{head} (more in the About tab):"]
     lines += [f"- `{folder}`: {why}" for folder, why in registry.broken.items()]
     return "\n".join(lines)
+
+
+def recipes_markdown() -> str:
+    """The two named run settings, and why the app's default differs from the command line's."""
+    return ("### Run settings\n"
+            f"- **Here (QUICK):** {QUICK.describe()}, {QUICK.n} samples, bounds {QUICK.bounds}: a page answers in "
+            "seconds on a small CPU.\n"
+            f"- **The command line and the reports (PAPER):** {PAPER.describe()}, the paper's sampler. "
+            "`seaice-explorer generate --like FILE.nc` reruns what a file records.")

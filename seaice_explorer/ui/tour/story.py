@@ -9,15 +9,27 @@ timings from what the page shows. A report that is missing or does not test a fi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from ..data.readers import dataset_label
-from ..evaluation.findings import score_ratios
-from ..evaluation.rules import EQUIVALENCE_MARGIN
-from ..evaluation.reports import Report
-from . import timing
-from .state import ExplorerState
-from .tour import OBSERVED_DATASET, TOUR_N, TOUR_SEED, TOUR_STEPS, Stop
+from ...data.readers import dataset_label
+from ...evaluation.findings import score_ratios
+from ...evaluation.rules import EQUIVALENCE_MARGIN
+from ...evaluation.reports import Report
+from ...registry import Registry
+from .. import analysis, timing
+from .stops import OBSERVED_DATASET, TOUR_RECIPE, Stop
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a stop's pictures show, as its words need it: made once per server (:mod:`.content`)."""
+
+    registry: Registry
+    reference_data: analysis.ReferenceData | None = None
+    ref_index: int = 0
+    trajectory: analysis.Trajectory | None = None
+    results: Mapping[str, analysis.Result] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,15 +94,20 @@ def forest_parts(stop: Stop, reports: Reports) -> list[dict[str, object]]:
 
 def footer(stop: Stop, reports: Reports) -> str:
     """Where the stop's pictures and numbers come from."""
-    shown = ("Maps: the reference data set" if stop.key == "ice" else
-             f"Pictures: {TOUR_N if not stop.replay else 1} sample(s) per model, {TOUR_STEPS} steps, seed {TOUR_SEED}, "
-             "computed when this server started")
-    numbers = f" · numbers: {_source(reports.family)}" if stop.key.startswith(("finding", "speed")) else ""
+    if stop.key == "ice":
+        shown = "Map: the reference data set"
+    elif finding_number(stop) is not None:
+        return f"_Pictures and numbers: the evaluation report's own samples, {_source(reports.family)}._"
+    else:
+        r = TOUR_RECIPE
+        shown = (f"Pictures: {r.n if not stop.replay else 1} sample(s) per model, {r.describe()}, seed {r.seed}, "
+                 "computed when this server started")
+    numbers = f" · numbers: {_source(reports.family)}" if stop.key == "speed" else ""
     return f"_{shown}{numbers}._"
 
 
 # --------------------------------------------------------------------------- the stops
-def _ice(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+def _ice(stop: Stop, s: Shown, reports: Reports) -> str:
     ref = s.reference_data
     day = ref.time_label(s.ref_index) if ref is not None else "one day"
     if stop.dataset == OBSERVED_DATASET:
@@ -103,15 +120,16 @@ def _ice(stop: Stop, s: ExplorerState, reports: Reports) -> str:
             "ice zone**: broken floes where waves, ships and animals meet the ice, and where models struggle most.")
 
 
-def _denoise(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+def _denoise(stop: Stop, s: Shown, reports: Reports) -> str:
     traj = s.trajectory
-    steps = traj.n_steps - 1 if traj is not None else TOUR_STEPS
+    steps = traj.n_steps - 1 if traj is not None else TOUR_RECIPE.steps
     return (f"A diffusion model makes a new map by starting from **pure noise** and cleaning it up in {steps} small "
             "steps. Left: the noisy map the network sees at this step; right: its guess of the finished map. "
-            "Press **▶** (or the space bar) to play it; the same seed always gives the same ice.")
+            "The animation plays every step; **Explore this** opens the player, to stop at any step. The same "
+            "seed always gives the same ice.")
 
 
-def _latent(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+def _latent(stop: Stop, s: Shown, reports: Reports) -> str:
     traj = s.trajectory
     if traj is None or not traj.latent:
         return ("The **latent** models first squeeze a map into a small code and clean up the code instead of "
@@ -124,7 +142,7 @@ def _latent(stop: Stop, s: ExplorerState, reports: Reports) -> str:
             f"it into a map (right). The code is {ratio:.0f}× smaller, which is what makes these models fast.")
 
 
-def _finding1(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+def _finding1(stop: Stop, s: Shown, reports: Reports) -> str:
     r = reports.family
     head = f"**Finding 1: latent diffusion scores about as well as data space — {_verdict(r, 1)} here.**"
     base = r.native("data") if r is not None else None
@@ -136,10 +154,11 @@ def _finding1(stop: Stop, s: ExplorerState, reports: Reports) -> str:
     return (f"{head} Averaged over six scores, the latent models' errors are {ratios} those of the data-space "
             f"model `{base['backend']}` (1× = equally good; point values of one set of samples: a verdict needs "
             f"every ratio's whole interval within ×{EQUIVALENCE_MARGIN:g}). "
-            "Left to right: a reference state, data space, latent." + _observed_line(reports, 1))
+            "The maps: each model's mean over the report's samples, next to the reference's mean."
+            + _observed_line(reports, 1))
 
 
-def _finding2(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+def _finding2(stop: Stop, s: Shown, reports: Reports) -> str:
     r = reports.family
     head = f"**Finding 2: latent diffusion smooths the small scales — {_verdict(r, 2)} here.**"
     ref = s.reference_data
@@ -154,7 +173,7 @@ def _finding2(stop: Stop, s: ExplorerState, reports: Reports) -> str:
             + _observed_line(reports, 2))
 
 
-def _finding3(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+def _finding3(stop: Stop, s: Shown, reports: Reports) -> str:
     r = reports.family
     head = (f"**Finding 3: censoring improves the marginal ice zone — {_verdict(r, 3)} here** "
             "(its parts: the mass at the bounds, the MIZ, the raw excursions).")
@@ -175,10 +194,10 @@ def _finding3(stop: Stop, s: ExplorerState, reports: Reports) -> str:
     return (f"{head} A network does not know that ice cover stops at 0 % and 100 %: {breaks}. After clamping, "
             f"the censored decoder puts {at}. Its marginal ice zone: MIZ-frequency error "
             f"{float(cens['miz_freq_rmse']):.3f} against {float(gauss['miz_freq_rmse']):.3f} (the plot: each part's "
-            "interval)." + _observed_line(reports, 3))
+            "interval; the maps: how often each cell is in the MIZ, over the report's samples)." + _observed_line(reports, 3))
 
 
-def _speed(stop: Stop, s: ExplorerState, reports: Reports) -> str:
+def _speed(stop: Stop, s: Shown, reports: Reports) -> str:
     costs = timing.costs(s.results, s.registry)
     ratio = timing.speedup(costs)
     live = (f"Measured on this server when it started ({costs[0].device.upper()}): **{ratio:.1f}× faster per "
@@ -202,6 +221,6 @@ STORIES = {"ice": _ice, "denoise": _denoise, "latent": _latent, "finding1": _fin
            "finding3": _finding3, "speed": _speed}
 
 
-def story(stop: Stop, state: ExplorerState, reports: Reports) -> str:
+def story(stop: Stop, state: Shown, reports: Reports) -> str:
     """The stop's sentences (Markdown), from what the page shows and the reports."""
     return STORIES[stop.key](stop, state, reports)
