@@ -84,6 +84,7 @@ def create_app(argv: Sequence[str] | None = None):
     from seaice_explorer.ui.session import connect_session
     from seaice_explorer.ui.sidebar import Downloads, Sidebar
     from seaice_explorer.ui.tabs import AboutView, MizView, SmoothingView, lazy_tabs
+    from seaice_explorer.ui.texts import TABS
 
     configure_allocator()  # once per server process: the fast allocator without LD_PRELOAD
     args = parse_args(argv)
@@ -101,9 +102,8 @@ def create_app(argv: Sequence[str] | None = None):
     sized = dict(state=state, display=display)
     denoise = DenoiseView(**sized)
     tabs = lazy_tabs(
-        state, ("Maps", MapsView(**sized)), ("MIZ statistics", MizView(**sized).content),
-        ("Smoothing", SmoothingView(**sized).content), ("Watch it denoise", denoise),
-        ("About", AboutView(state=state).content), watch=[display.param[p] for p in RESIZE_PARAMS],
+        state, *zip(TABS, (MapsView(**sized), MizView(**sized).content, SmoothingView(**sized).content, denoise,
+                           AboutView(state=state).content)), watch=[display.param[p] for p in RESIZE_PARAMS],
         sizing_mode="stretch_width",
     )
     connect_session(state, autogenerate=not args.no_autogenerate)  # the page's first generation comes first

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serving import ROOT, serve  # noqa: E402
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -43,30 +43,6 @@ PAINTED_JS = """() => { const walk = (root, out) => { for (const el of root.quer
         const d = ctx.getImageData(0, 0, c.width, c.height).data; const seen = new Set();
         for (let i = 0; i < d.length; i += 4 * 101) { seen.add(d[i] + ',' + d[i + 1] + ',' + d[i + 2]);
             if (seen.size > 8) return true; } } return false; }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(app: Path, port: int, models: Path | None = None, *, warm: bool = False,
-           wait_s: float = 300) -> subprocess.Popen:
-    """``panel serve app`` on ``port`` (``--warm``: run the app once at start-up), once it accepts connections."""
-    cmd = [sys.executable, "-m", "panel", "serve", str(app), *(["--warm"] if warm else []), "--port", str(port),
-           "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
-    if models is not None:
-        cmd += ["--args", "--models", str(models)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(int(wait_s * 2)):  # ready when the port accepts connections (a page request builds a whole session)
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("panel serve did not start")
 
 
 def _timed(page, action, js: str, arg=None) -> float:
@@ -129,13 +105,8 @@ def main() -> int:
     parser.add_argument("--app", type=Path, default=ROOT / "app.py")
     parser.add_argument("--models", type=Path, default=None, help="models folder (default: the app's)")
     args = parser.parse_args()
-    port = _free_port()
-    proc = _serve(args.app, port, args.models)
-    try:
-        result = measure(f"http://127.0.0.1:{port}/{args.app.stem}", args.repeat)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with serve(args.app, app_args=["--models", str(args.models)] if args.models else [], startup_s=300) as server:
+        result = measure(server.url, args.repeat)
     result.update(app=str(args.app.name), repeat=args.repeat)
     print(json.dumps(result, indent=2))
     return 0

@@ -22,24 +22,16 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dashboard_latency import CHROMIUM_ARGS, ROOT, TITLES_JS, _free_port, _serve  # noqa: E402
+from dashboard_latency import CHROMIUM_ARGS, TITLES_JS  # noqa: E402
+from serving import ROOT, rss_mb, serve  # noqa: E402
 
 RESULTS_JS = f"() => ({TITLES_JS})().some(t => / · member /.test(t) && !t.startsWith('reference'))"
-
-
-def rss_mb(pid: int) -> float:
-    """Resident set size of process ``pid`` in MB (Linux /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def session(browser, url: str, seed: int, repeat: int, timeout_s: float, times: list[float],
@@ -114,17 +106,9 @@ def main() -> int:
     parser.add_argument("--app", type=Path, default=ROOT / "app.py")
     parser.add_argument("--models", type=Path, default=None, help="models folder (default: the app's)")
     args = parser.parse_args()
-    port = _free_port()
-    proc = _serve(args.app, port, args.models)
-    try:
-        result = asyncio.run(load(f"http://127.0.0.1:{port}/{args.app.stem}", proc.pid, args.sessions,
-                                  args.repeat, args.timeout))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serve(args.app, app_args=["--models", str(args.models)] if args.models else [], startup_s=300,
+               stop_s=30) as server:
+        result = asyncio.run(load(server.url, server.pid, args.sessions, args.repeat, args.timeout))
     result["app"] = str(args.app.name)
     print(json.dumps(result, indent=2))
     return 0 if result["failures"] == 0 else 1

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -17,6 +14,9 @@ import torch
 from seaice_explorer.checkpoints import DenoiserConfig, VAEConfig, build_module, checkpoint_hash, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import serving  # noqa: E402  (benchmarks/serving.py: one way to serve the app for tests and benchmarks)
+
 SHARED = ROOT.parent / "shared" / "data"
 SIZE, LATENT = 16, 4
 
@@ -70,32 +70,19 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @contextlib.contextmanager
 def _panel_serve(app: Path, flags: Sequence[str] = (), app_args: Sequence[str] = (),
                  startup_s: float = 90) -> Iterator[str]:
-    """``panel serve app`` on a free local port; yields the app's URL once the port accepts connections
-    (a page request would build a whole session) and stops the server afterwards."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "panel", "serve", str(app), *flags, "--port", str(port), "--address", "127.0.0.1",
-           "--allow-websocket-origin", f"127.0.0.1:{port}", *(["--args", *app_args] if app_args else [])]
-    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + startup_s
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"panel serve did not start:\n{proc.stdout.read()}")
-            time.sleep(0.5)
+    """``panel serve app`` on a free local port (``benchmarks/serving.py``, shared with the benchmarks);
+    yields the app's URL once the server answers HTTP and stops it afterwards. The end of the server's
+    log is printed at teardown (pytest shows it with a failure)."""
     try:
-        yield f"http://127.0.0.1:{port}/{app.stem}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        with serving.serve(app, flags, app_args, startup_s=startup_s) as server:
+            try:
+                yield server.url
+            finally:
+                stopped = server.stop()
+                print(f"panel serve stopped {stopped.exit_s:.1f} s after SIGTERM (status {stopped.returncode}), "
+                      f"its log's end:\n{server.log_text()[-3000:]}")
+    except serving.ServeError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="session")

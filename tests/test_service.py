@@ -216,3 +216,22 @@ def test_an_async_callback_awaits_the_ticket(service):
 
     ticket = asyncio.run(asyncio.wait_for(generate(), WAIT_S))
     assert ticket.result == "maps" and ticket.finished and ticket.phase == "done"
+
+
+def test_a_session_runs_one_request_at_a_time_so_the_servers_work_never_holds_every_worker():
+    """With two workers, the server's two long requests run one after the other, and a page's request
+    takes the second worker at once (before, warm-up and the tour's preparation held both)."""
+    svc = GenerationService(workers=2)
+    try:
+        started, release, work = gate()
+        first = svc.submit("server", work, replace=False)
+        assert started.wait(WAIT_S)
+        second_started = threading.Event()
+        second = svc.submit("server", lambda t: second_started.set(), replace=False)
+        page = wait(svc.submit("page", lambda t: "page's result"))
+        assert page.result == "page's result" and not second_started.is_set()  # the server's second waits
+        assert svc.position(second) == 0 and not first.finished
+        release.set()
+        assert wait(second).finished and second_started.is_set() and wait(first).result == "gate"
+    finally:
+        svc.shutdown(timeout_s=5.0)

@@ -501,3 +501,21 @@ def test_timing_view_measures_the_latent_speed_up(tiny_models) -> None:
     assert timing.speedup(both) == pytest.approx(12.0 / 1.2)
     text = timing.timing_markdown(both)
     assert "10.0× faster" in text and "| `dm` | 39 | 12.00 |" in text and "25×" in text
+
+
+def test_a_reference_loaded_off_the_page_is_pushed_to_it(fake, reference):
+    """No timer: the load ends on the service's worker, which calls the page's push; its poll applies it."""
+    from seaice_explorer.ui.jobs import SessionQueue
+    from seaice_explorer.ui.service import GenerationService
+
+    service = GenerationService(workers=1)
+    try:
+        state = make_state(fake, reference, executor=SessionQueue(service, "page"))
+        state.load_reference()
+        pushed = threading.Event()
+        state.push = lambda: (state.poll(), pushed.set())
+        state.reference = "broken"  # loads on the service's worker
+        assert pushed.wait(30)
+        assert state._loading is None and state.message_level == "error" and "broken.nc" in state.message
+    finally:
+        service.shutdown(5.0)

@@ -20,9 +20,7 @@ from .layout import Display
 from .maps_view import panel_specs
 from .presentation import Screen
 from .state import ExplorerState
-
-#: The tab that replays the denoising (its keys step through it).
-DENOISE = "Watch it denoise"
+from .texts import DENOISE
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ it); hand them on to the session's own thread (``pn.state.execute``).
 The fairness rule:
 
 * Each session has its own queue. Sessions with waiting requests stand in one line; a free
-  worker takes the **oldest waiting request of the session at the head of the line**, and that
-  session goes to the back of the line if it still has requests waiting. A session with nothing
-  waiting joins at the back when it submits.
+  worker takes the **oldest waiting request of the first session in line that has nothing
+  running** (a session runs one request at a time, so the server's own work never holds every
+  worker while a page waits), and that session goes to the back of the line if it still has
+  requests waiting. A session with nothing waiting joins at the back when it submits.
 * A session's new request (``replace=True``, the default) **replaces its own requests still
   waiting**, not the one running: a user who presses Generate again wants the latest settings.
   The replaced ones end as cancelled (``on_done`` called); the new one keeps the session's place
@@ -231,8 +232,13 @@ class GenerationService:
         self._line.remove(session)
         return list(queue)
 
-    def _next_locked(self) -> Ticket:
-        session = self._line.popleft()
+    def _eligible_locked(self) -> Hashable | None:
+        """The first session in line with nothing running: a session runs one request at a time."""
+        busy = {t.session for t in self._running}
+        return next((s for s in self._line if s not in busy), None)
+
+    def _next_locked(self, session: Hashable) -> Ticket:
+        self._line.remove(session)
         queue = self._queues[session]
         ticket = queue.popleft()
         if queue:
@@ -245,16 +251,19 @@ class GenerationService:
     def _serve(self) -> None:
         while True:
             with self._lock:
-                while not self._line and not self._closed:
+                session = self._eligible_locked()
+                while session is None and not self._closed:
                     self._wake.wait()
+                    session = self._eligible_locked()
                 if self._closed:
                     return
-                ticket = self._next_locked()
+                ticket = self._next_locked(session)
             try:
                 self._run(ticket)
             finally:
                 with self._lock:
                     self._running.discard(ticket)
+                    self._wake.notify_all()  # the session's next request may run now
 
     def _run(self, ticket: Ticket) -> None:
         ticket.started = time.monotonic()

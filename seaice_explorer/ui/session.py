@@ -142,7 +142,13 @@ def connect_session(state: ExplorerState, *, autogenerate: bool = True) -> None:
     if doc is None:
         return
     if doc.session_context is not None:
-        state.push = lambda: doc.add_next_tick_callback(state.poll)  # from a worker: poll on the page's turn
+        def push() -> None:  # from a worker: the page polls on its own turn
+            try:
+                doc.add_next_tick_callback(state.poll)
+            except Exception:  # noqa: BLE001 - the page closed meanwhile: nothing to tell
+                log.debug("a job ended after its page closed")
+
+        state.push = push
     start_warm_up(state.registry, state.device)
     if state.load_reference() and autogenerate and state.backends:
         state.generate()

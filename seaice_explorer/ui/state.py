@@ -183,7 +183,9 @@ class ExplorerState(param.Parameterized):
             self._reference_loaded(self.load_reference())
             return
         self.status = f"loading the reference {self.reference}…"
-        self._loading = (self.reference, self.executor.submit(self.reference_loader, self.sources[self.reference]))
+        future = self.executor.submit(self.reference_loader, self.sources[self.reference])
+        self._loading = (self.reference, future)
+        future.add_done_callback(lambda _: self._pushed())  # loaded: the page polls on its own turn
 
     def _poll_reference(self) -> None:
         name, future = self._loading  # type: ignore[misc]
@@ -257,7 +259,7 @@ class ExplorerState(param.Parameterized):
         """Run ``worker(job, *args)`` on the executor (inline without one, or when nothing is left
         to compute); :meth:`poll` applies the outcome on the UI thread."""
         self._job = job
-        job.listener = self.push
+        job.listener = self._pushed
         self.param.update(running=True, progress=job.fraction, status="starting…")
         if self.executor is None or job.done_steps >= job.total_steps:
             worker(job, *args)
@@ -265,6 +267,12 @@ class ExplorerState(param.Parameterized):
         else:
             self.executor.submit(worker, job, *args)
         return job
+
+    def _pushed(self) -> None:
+        """A job moved on (on a worker thread): tell the page, if it is still open (see :attr:`push`)."""
+        push = self.push
+        if push is not None:
+            push()
 
     def generate(self) -> Job | None:
         """Start generating for the current settings: cached backends come back at once, the rest

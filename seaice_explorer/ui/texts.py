@@ -12,6 +12,10 @@ from collections.abc import Mapping, Sequence
 from ..recipe import PAPER, QUICK
 from ..registry import BOUNDS, BOUNDS_LABELS, ModelEntry, Registry
 
+#: The app's tabs, in order: the one table of their names (app.py lays them out, the tour opens them).
+MAPS, MIZ, SMOOTHING, DENOISE, ABOUT = "Maps", "MIZ statistics", "Smoothing", "Watch it denoise", "About"
+TABS = (MAPS, MIZ, SMOOTHING, DENOISE, ABOUT)
+
 INTRO = """\
 **Sea-ice explorer** lets you generate Arctic sea-ice states with diffusion models and
 compare them with a reference, as in *Finn et al. (2024), Towards diffusion models for

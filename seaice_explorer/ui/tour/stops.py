@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from ...configs import DEFAULT_DATASET
 from ...recipe import PAPER, CacheKey, cache_key
 from ...registry import ModelEntry, Registry
+from ..texts import DENOISE, MAPS, MIZ, SMOOTHING  # the tab "Explore this" opens
 
 #: What the generated stops show: the paper's sampler (Heun, 20 steps), 8 samples, clamped to the bounds.
 TOUR_RECIPE = PAPER.replace(n=8, bounds="clamp")
 #: The data set of real observations whose reference opens the tour (when its models are installed).
 OBSERVED_DATASET = "osisaf"
-#: Tab names (as laid out by app.py) that "Explore this" opens.
-MAPS, MIZ, SMOOTHING, DENOISE = "Maps", "MIZ statistics", "Smoothing", "Watch it denoise"
 
 
 @dataclass(frozen=True)
