@@ -213,3 +213,12 @@ def test_notifications_are_not_needed_outside_a_server(served_state):
 
     connect_session(served_state)  # no session: a no-op, no periodic callback is started
     assert not served_state.running
+
+
+def test_copy_as_command_follows_settings_changed_together(served_state):
+    """Settings changed in one update (as "Explore this" and the URL do) reach the command line shown."""
+    from seaice_explorer.ui.sidebar import Sidebar
+
+    bar = Sidebar(state=served_state)
+    served_state.param.update(seed=11, steps=7, n=5)
+    assert "--seed 11" in bar.command.value and "--steps 7" in bar.command.value and "--n 5" in bar.command.value

@@ -64,7 +64,7 @@ class Sidebar(Viewer):
         #: "Copy as command": the `seaice-explorer generate` line of the settings shown (select and copy it)
         self.command = pn.widgets.TextAreaInput(label="Copy as command", value=s.command(), rows=3,
                                                 css_classes=["copy-command"], sizing_mode="stretch_width")
-        s.param.watch(lambda _: setattr(self.command, "value", s.command()),
+        s.param.watch(lambda *_: setattr(self.command, "value", s.command()),
                       ["backends", "n", "steps", "sampler", "seed", "bounds"])
         s.param.watch(self._on_dataset, ["dataset"])
         s.param.watch(self._on_bounds, ["backends", "bounds", "dataset"])
