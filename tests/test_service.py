@@ -235,3 +235,17 @@ def test_a_session_runs_one_request_at_a_time_so_the_servers_work_never_holds_ev
         assert wait(second).finished and second_started.is_set() and wait(first).result == "gate"
     finally:
         svc.shutdown(timeout_s=5.0)
+
+
+def test_the_exit_stop_is_registered_only_in_a_server(monkeypatch):
+    """The server's stop leaves with os._exit; outside a server (a test run, a notebook) it must not be
+    registered, or a failing test run would exit with status 0."""
+    import atexit
+
+    from seaice_explorer.ui import session
+
+    registered = []
+    monkeypatch.setattr(atexit, "register", lambda *args: registered.append(args))
+    monkeypatch.setattr(session.pn.state, "as_cached", lambda key, make: make())
+    session.shared_service().shutdown(2.0)
+    assert registered == []

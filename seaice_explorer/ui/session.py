@@ -64,19 +64,21 @@ def shared_cache(budget_mb: int = 256) -> ResultCache:
 
 
 def _stop(service: GenerationService) -> None:
-    """At exit: cancel every job and stop the workers; a step that cannot be cancelled (a checkpoint
-    loading) must not hold the server past its stop, so it is left behind."""
+    """At exit: cancel every job and stop the workers (a sampler stops at its next step), then leave
+    at once: a step that cannot be cancelled (a checkpoint loading) and the interpreter's slow
+    clean-up of a big heap (torch, the caches) must not hold a stopping server past a few seconds."""
     if not service.shutdown(STOP_TIMEOUT_S):
         log.warning("a worker did not stop within %.0f s; exiting without it", STOP_TIMEOUT_S)
-        logging.shutdown()
-        os._exit(0)
+    logging.shutdown()
+    os._exit(0)
 
 
 def shared_service() -> GenerationService:
     """The server's generation service: every page's work, the warm-up and the tour's preparation."""
     def make() -> GenerationService:
         service = GenerationService(workers=WORKERS)
-        atexit.register(_stop, service)
+        if pn.state.curdoc is not None:  # a server (not a test or a notebook): it stops with the process
+            atexit.register(_stop, service)
         return service
 
     return pn.state.as_cached("seaice-explorer:service", make)
