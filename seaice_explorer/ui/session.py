@@ -15,8 +15,10 @@ moves on; the listener schedules :meth:`ExplorerState.poll` on the page's own th
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import os
+import threading
 import time
 
 import holoviews as hv
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 #: server waits for them when it stops (``SIGTERM`` exits within 5 s).
 WORKERS, STOP_TIMEOUT_S = 2, 3.0
 SERVER = "server"  # the service's queue for the server's own work (warm-up, the tour's preparation)
+RELEASE_AFTER_S = 15.0  # after a page closes: collect and return the freed heap to the OS
 
 
 def load_registry(models_dir: str | os.PathLike | None = None) -> Registry:
@@ -171,5 +174,9 @@ def connect_session(state: ExplorerState, *, autogenerate: bool = True) -> None:
         state.push = None
         state.cancel()
         shared_service().forget(page)
+        # once Panel has dropped the page (it collects a few seconds later), give its memory back to the OS
+        timer = threading.Timer(RELEASE_AFTER_S, lambda: (gc.collect(), release_memory()))
+        timer.daemon = True
+        timer.start()
 
     pn.state.on_session_destroyed(closed)
