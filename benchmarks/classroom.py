@@ -299,6 +299,20 @@ def print_table(rows: list[tuple[str, str, str, bool | None]]) -> None:
         print(f"{measure:<{width}}  {value:>20}  {target:>11}  {'' if met is None else ('yes' if met else 'NO')}")
 
 
+#: The mark of this benchmark's JSON: an existing ``--out`` without it is not ours and is never replaced.
+WRITTEN_BY = "benchmarks/classroom.py"
+
+
+def ours(path: Path) -> bool:
+    """True when ``path`` does not exist or is a result this benchmark wrote."""
+    if not path.exists():
+        return True
+    try:
+        return json.loads(path.read_text()).get("written_by") == WRITTEN_BY
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=20, help="pages opened beside the teacher's")
@@ -311,6 +325,8 @@ def main() -> int:
     parser.add_argument("--timeout-s", type=float, default=300, help="limit for one first slide or one step")
     parser.add_argument("--stop-limit-s", type=float, default=30, help="SIGKILL this long after SIGTERM")
     args = parser.parse_args()
+    if not ours(args.out):  # checked before the work, as every seaice-explorer command does
+        parser.error(f"{args.out} exists and was not written by this benchmark: choose another --out")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     app_args = ["--models", str(args.models)] if args.models else []
     t0 = time.perf_counter()
@@ -318,7 +334,7 @@ def main() -> int:
         started = time.perf_counter() - t0
         log.info("server answers after %.0f s (pid %d)", started, server.pid)
         result = classroom(server, args.students, args.settle_s, args.stop_limit_s, args.ready_s, args.timeout_s)
-    result.update(app=args.app.name, server_start_s=round(started, 1), targets=TARGETS)
+    result.update(written_by=WRITTEN_BY, app=args.app.name, server_start_s=round(started, 1), targets=TARGETS)
     rows = summary(result)
     result["table"] = [dict(zip(("measure", "value", "target", "met"), r)) for r in rows]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -40,17 +40,21 @@ def missing_browser() -> str | None:
     return None
 
 
+def missing_app_data() -> str | None:
+    """Why the shipped app cannot be served here (its checkpoints or its reference missing), or None."""
+    models = Path(os.environ.get("SEAICE_EXPLORER_MODELS", ROOT / "models"))
+    missing = [c for c in CHECKPOINTS if not (models / c / "model.safetensors").is_file()]
+    if missing:
+        return f"no trained checkpoints yet in {models} ({', '.join(missing)} missing)"
+    if not (ROOT / "data" / "nextsim_like_default.nc").is_file():
+        return "the bundled reference data/nextsim_like_default.nc is missing"
+    return None
+
+
 def _missing_prerequisite() -> str | None:
     if missing_browser():
         return missing_browser()
-    if APP == ROOT / "app.py":
-        models = Path(os.environ.get("SEAICE_EXPLORER_MODELS", ROOT / "models"))
-        missing = [c for c in CHECKPOINTS if not (models / c / "model.safetensors").is_file()]
-        if missing:
-            return f"no trained checkpoints yet in {models} ({', '.join(missing)} missing)"
-        if not (ROOT / "data" / "nextsim_like_default.nc").is_file():
-            return "the bundled reference data/nextsim_like_default.nc is missing"
-    return None
+    return missing_app_data() if APP == ROOT / "app.py" else None
 
 
 @pytest.fixture(scope="module")

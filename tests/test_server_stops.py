@@ -17,10 +17,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from test_browser import missing_app_data
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
-CHECKPOINTS = ("dm", "vae-gaussian", "ldm-gaussian", "vae-censored", "ldm-censored")
 EXIT_S = 5.0
 BUSY_CPU_S = 0.5  # CPU seconds a worker thread must burn after the page is built: it is generating
 
@@ -28,12 +28,8 @@ pytestmark = pytest.mark.slow
 
 
 def _missing_prerequisite() -> str | None:
-    models = Path(os.environ.get("SEAICE_EXPLORER_MODELS", ROOT / "models"))
-    missing = [c for c in CHECKPOINTS if not (models / c / "model.safetensors").is_file()]
-    if missing:
-        return f"no trained checkpoints in {models} ({', '.join(missing)} missing)"
-    if not (ROOT / "data" / "nextsim_like_default.nc").is_file():
-        return "the bundled reference data/nextsim_like_default.nc is missing"
+    if missing_app_data():
+        return missing_app_data()
     if not Path("/proc/self/task").is_dir():
         return "needs Linux /proc to find the server and watch its threads"
     return None
