@@ -64,20 +64,32 @@ def _observed_line(reports: Reports, number: int) -> str:
     finding = report.finding(number)
     if finding is None or finding.verdict == "not tested":
         return f" On real {dataset_label(OBSERVED_DATASET).split(' (')[0]}: not judged yet (no intervals in its report)."
-    parts = report.parts_of(number)
-    if parts and finding.verdict in ("reproduced", "refuted"):  # one verdict: quote its effects and intervals
-        lo, hi = min(p["ci_low"] for p in parts), max(p["ci_high"] for p in parts)
-        effects = sorted(p["effect"] for p in parts)
-        span = f"{effects[0]:.3g}" + (f"–{effects[-1]:.3g}" if len(effects) > 1 else "")
-        detail = f" (effect {span}, intervals {lo:.3g}–{hi:.3g})"
-    else:
-        detail = f" (each part's interval: `{report.folder.parent.name}/{report.folder.name}/findings.json`)"
+    detail = _intervals(report, number, plotted=False) or (
+        f" (each part's interval: `{report.folder.parent.name}/{report.folder.name}/findings.json`)")
     return f" On real {dataset_label(OBSERVED_DATASET).split(' (')[0]}: **{finding.verdict}**{detail}."
 
 
+def _intervals(report: Report, number: int, plotted: bool = True) -> str:
+    """Where the verdict's intervals are, from ``findings.json``: one verdict quotes its effects and
+    intervals; mixed or unresolved parts (on different scales) point to each part's interval there."""
+    finding, parts = report.finding(number), report.parts_of(number)
+    if finding is None or not parts:
+        return ""
+    if finding.verdict in ("reproduced", "refuted"):
+        lo, hi = min(p["ci_low"] for p in parts), max(p["ci_high"] for p in parts)
+        effects = sorted(p["effect"] for p in parts)
+        span = f"{effects[0]:.3g}" + (f"–{effects[-1]:.3g}" if len(effects) > 1 else "")
+        return f" (effect {span}, intervals {lo:.3g}–{hi:.3g})"
+    plot = "the plot, " if plotted else ""
+    return f" (each part's interval: {plot}`{report.folder.parent.name}/{report.folder.name}/findings.json`)"
+
+
 def _verdict(report: Report | None, number: int) -> str:
+    """The finding's verdict in ``report`` (its findings.json), "here", and where its intervals are."""
     finding = report.finding(number) if report is not None else None
-    return finding.verdict if finding is not None else "not judged yet"
+    if finding is None:
+        return "not judged yet here"
+    return f"{finding.verdict} here{_intervals(report, number)}"
 
 
 def finding_number(stop: Stop) -> int | None:
@@ -144,7 +156,7 @@ def _latent(stop: Stop, s: Shown, reports: Reports) -> str:
 
 def _finding1(stop: Stop, s: Shown, reports: Reports) -> str:
     r = reports.family
-    head = f"**Finding 1: latent diffusion scores about as well as data space — {_verdict(r, 1)} here.**"
+    head = f"**Finding 1: latent diffusion scores about as well as data space — {_verdict(r, 1)}.**"
     base = r.native("data") if r is not None else None
     latents = [row for row in (r.native("latent", "gaussian"), r.native("latent", "censored"))
                if row is not None] if r is not None else []
@@ -160,7 +172,7 @@ def _finding1(stop: Stop, s: Shown, reports: Reports) -> str:
 
 def _finding2(stop: Stop, s: Shown, reports: Reports) -> str:
     r = reports.family
-    head = f"**Finding 2: latent diffusion smooths the small scales — {_verdict(r, 2)} here.**"
+    head = f"**Finding 2: latent diffusion smooths the small scales — {_verdict(r, 2)}.**"
     ref = s.reference_data
     band = ref.reference.small_band_label.replace("λ < ", "below ") if ref is not None else "at the smallest scales"
     rows = [row for row in (r.native("data"), r.native("latent", "gaussian"), r.native("latent", "censored"))
@@ -175,7 +187,7 @@ def _finding2(stop: Stop, s: Shown, reports: Reports) -> str:
 
 def _finding3(stop: Stop, s: Shown, reports: Reports) -> str:
     r = reports.family
-    head = (f"**Finding 3: censoring improves the marginal ice zone — {_verdict(r, 3)} here** "
+    head = (f"**Finding 3: censoring improves the marginal ice zone — {_verdict(r, 3)}** "
             "(its parts: the mass at the bounds, the MIZ, the raw excursions).")
     gauss = r.native("latent", "gaussian") if r is not None else None
     cens = r.native("latent", "censored") if r is not None else None
