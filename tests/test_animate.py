@@ -24,10 +24,10 @@ def generated(request, tiny_models):
 
 def test_one_labelled_frame_per_sampler_step(generated):
     samples, traj = generated
-    frames = animate.frames_from_generated(samples, traj, "sic")
+    frames = animate.frames(traj, "sic")
     assert len(frames) == STEPS
     assert [f.step for f in frames] == list(range(STEPS))
-    sigmas = traj["sigma"].values
+    sigmas = traj.sigma
     for frame, sigma in zip(frames, sigmas):
         assert frame.sigma == pytest.approx(float(sigma))
         assert f"step {frame.step + 1} of {STEPS}" in frame.headline and f"σ = {sigma:.3g}" in frame.headline
@@ -40,7 +40,7 @@ def test_one_labelled_frame_per_sampler_step(generated):
 
 def test_gif_has_a_frame_per_step_and_the_asked_size(generated):
     samples, traj = generated
-    frames = animate.frames_from_generated(samples, traj, "sic")
+    frames = animate.frames(traj, "sic")
     gif = Image.open(io.BytesIO(animate.gif_bytes(frames, width_px=480)))
     assert gif.format == "GIF" and gif.n_frames == STEPS
     assert gif.size[0] == 480 and 200 < gif.size[1] < 300
@@ -55,7 +55,7 @@ def test_gif_has_a_frame_per_step_and_the_asked_size(generated):
 
 def test_frames_differ_step_to_step(generated):
     samples, traj = generated
-    pixels = animate.render(animate.frames_from_generated(samples, traj, "sic")[:2], width_px=320)
+    pixels = animate.render(animate.frames(traj, "sic")[:2], width_px=320)
     assert pixels[0].shape == pixels[1].shape and pixels[0].dtype == np.uint8
     assert (pixels[0] != pixels[1]).any()
 
@@ -65,7 +65,7 @@ def test_mp4_is_written_with_pyav(generated):
     import av
 
     samples, traj = generated
-    data = animate.mp4_bytes(animate.frames_from_generated(samples, traj, "sic"), width_px=320)
+    data = animate.mp4_bytes(animate.frames(traj, "sic"), width_px=320)
     with av.open(io.BytesIO(data)) as video:
         stream = video.streams.video[0]
         assert stream.codec_context.name == "h264" and stream.width == 320

@@ -175,7 +175,7 @@ def test_tabs_render_content(served_state):
     assert "clamp(μ, l, u)" in about and "at the bounds" in about
     denoise = DenoiseView(state=served_state)
     served_state.record_trajectory()
-    assert denoise.player.end == served_state.trajectory.n_steps - 1
+    assert denoise.player.end == served_state.trajectory.n_steps  # the last frame: the finished sample
     assert "noise level" in denoise.sigma.object
     hv.render(denoise.pane.object, backend="bokeh")
 

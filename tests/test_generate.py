@@ -22,6 +22,7 @@ from seaice_explorer.errors import SeaIceInputError
 from seaice_explorer.grid import default_grid
 from seaice_explorer.recipe import PAPER, QUICK, Recipe, recipe_of
 from seaice_explorer.registry import discover
+from seaice_explorer.trajectory import Trajectory
 from seaice_explorer.variables import STATE_VARIABLES, VARIABLES
 
 SIZE, LATENT = 16, 4
@@ -174,18 +175,31 @@ def test_trajectory(models: Path, backend: str) -> None:
     plain = _gen(models, backend, steps=5, **kw)
     ds, traj = _gen(models, backend, steps=5, return_trajectory=True, **kw)
     assert _untimed(ds).identical(_untimed(plain))  # recording previews does not consume the generator
-    assert traj.sic.dims == ("step", "sample", "y", "x") and traj.sic.shape == (5, 3, SIZE, SIZE)
-    assert np.all(np.diff(traj.sigma.values) < 0) and traj.sigma.values[0] == pytest.approx(80.0)
+    guesses = traj.guesses
+    assert guesses.sic.dims == ("step", "sample", "y", "x") and guesses.sic.shape == (5, 3, SIZE, SIZE)
+    assert np.all(np.diff(traj.sigma) < 0) and traj.sigma[0] == pytest.approx(80.0)
+    assert traj.samples is ds and traj.n_steps == 5 and traj.sigma_of(5) == 0.0
+    np.testing.assert_array_equal(traj.guess("sic", 5, sample=1), ds.sic.isel(sample=1).values)  # the last frame
+    assert traj.latent == (backend != "dm")
+    # the file layout (generate --trajectory) reads back to the same replay
+    back = Trajectory.from_dataset(ds, traj.to_dataset())
+    np.testing.assert_array_equal(back.state, traj.state)
+    np.testing.assert_array_equal(back.sigma, traj.sigma)
+    assert back.channels == traj.channels and back.sigma_data == traj.sigma_data
+    xr.testing.assert_equal(back.guesses, traj.guesses)
+    one = traj.select(2)
+    np.testing.assert_array_equal(one.state[:, 0], traj.state[:, 2])
+    np.testing.assert_array_equal(one.guess("sic", 3), traj.guess("sic", 3, sample=2))
     if backend == "dm":
         assert traj.state.shape == (5, 3, 5, SIZE, SIZE)
         # land is pinned to the training fill value 0, so its ODE path is x_i = x_0 σ_i / σ_0 exactly
         land = default_grid(SIZE)["mask"].values == 0
-        st = traj.state.values[..., land]  # (step, sample, channel, n_land)
-        ratio = (traj.sigma.values / traj.sigma.values[0])[:, None, None, None]
+        st = traj.state[..., land]  # (step, sample, channel, n_land)
+        ratio = (traj.sigma / traj.sigma[0])[:, None, None, None]
         np.testing.assert_allclose(st, st[:1] * ratio, rtol=1e-4, atol=1e-4)
     else:
         assert traj.state.shape == (5, 3, LATENT, SIZE // 4, SIZE // 4)
-        assert _violations(traj) == 0
+        assert _violations(traj.guesses) == 0
 
 
 def test_models_are_cached_and_reloaded_on_change(models: Path, tmp_path: Path) -> None:

@@ -16,7 +16,9 @@ import xarray as xr
 
 from seaice_explorer import grid
 from seaice_explorer.configs import DenoiserConfig, VAEConfig
+from seaice_explorer.plots import animate
 from seaice_explorer.registry import BOUNDS, ModelEntry, Registry, discover
+from seaice_explorer.trajectory import Trajectory
 from seaice_explorer.ui import analysis
 from seaice_explorer.ui.bounds import bounds_modes
 from seaice_explorer.recipe import Recipe, cache_key
@@ -98,12 +100,9 @@ class FakeGenerator:
         ds.attrs.update(self.grid.attrs, backend=backend, bounds=bounds, seed=seed, steps=steps, sampler=sampler)
         if not return_trajectory:
             return ds
-        traj = xr.concat([ds] * steps, dim="step")
-        traj["state"] = (("step", "sample", "channel", "state_y", "state_x"),
-                         rng.standard_normal((steps, n, 4, 8, 8)).astype(np.float32))
-        traj = traj.assign_coords(step=np.arange(steps), channel=np.arange(4),
-                                  sigma=("step", np.linspace(80, 0.1, steps)))
-        return ds, traj
+        guesses = xr.concat([ds] * steps, dim="step").assign_coords(step=np.arange(steps))
+        state = rng.standard_normal((steps, n, 4, 8, 8)).astype(np.float32)
+        return ds, Trajectory(backend, ds, guesses, state, np.linspace(80, 0.1, steps), tuple(range(4)))
 
 
 @pytest.fixture()
@@ -386,15 +385,18 @@ def test_trajectory_replay(fake, reference):
     job = state.record_trajectory()
     traj = state.trajectory
     assert job.kind == "trajectory" and job.done_steps == 5
-    assert traj.n_steps == 6 and state.denoise_step == 5  # 5 steps + the finished sample
+    assert traj.n_steps == 5 and state.denoise_step == 5  # frames 0..4 the steps, 5 the finished sample
+    assert traj.samples.sizes["sample"] == 1  # the app keeps the replay of one sample
     assert fake.calls[-1]["bounds"] == "draw"  # the chosen mode, as for the ensembles
-    assert traj.latent and traj.noisy_state(0).shape == (8, 8)
-    assert traj.decoded_spec("sic", 5).title.endswith("finished sample")
+    geometry = analysis.replay_geometry(traj)
+    assert traj.latent and animate.noisy_field(traj, "sic", 0, geometry).shape == (8, 8)
+    assert animate.guess_spec(traj, "sic", 5, geometry).title.endswith("finished sample")
+    assert animate.guess_spec(traj, "sic", 4, geometry).title.endswith("step 4: guess of the final state")
     calls = len(fake.calls)
     state.record_trajectory()  # cached
     assert len(fake.calls) == calls and state.trajectory is traj
-    z0 = traj.noisy_state(0)  # the scaled noisy state is what the network sees
-    assert z0.std() == pytest.approx(traj.state[0, 0].std() / np.sqrt(1 + traj.sigma[0] ** 2))
+    z0 = traj.noisy(0)  # the scaled noisy state is what the network sees
+    assert z0.std() == pytest.approx(traj.state[0, 0, 0].std() / np.sqrt(1 + traj.sigma[0] ** 2))
     state.denoise_backend = DATA  # a data-space backend cannot draw: refused, not substituted
     assert state.record_trajectory() is None and len(fake.calls) == calls and "not available" in state.message
 

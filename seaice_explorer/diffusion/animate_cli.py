@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     samples, traj = generate(args.backend, recipe, device=args.device, models_dir=args.models_dir,
                              return_trajectory=True)
     try:
-        frames = animate.frames_from_generated(samples, traj, args.variable)
+        frames = animate.frames(traj, args.variable)
     except ValueError as err:
         raise SeaIceInputError("variable", str(err), "Pass --variable with one of the backend's variables") from None
     suffix = out.suffix.lower()

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
                     recorded_sha, ds.attrs["checkpoint_sha256"])
     _write(ds, out)
     if traj is not None:
-        _write(traj, Path(args.trajectory))
+        _write(traj.to_dataset(), Path(args.trajectory))
     print(f"wrote {out}: {recipe.n} samples of {', '.join(ds.data_vars)} on {ds.attrs.get('grid', '')} "
           f"({args.backend}, {recipe.describe()}, bounds={ds.attrs['bounds']}, seed={recipe.seed}, "
           f"{ds.attrs['device']}, {elapsed:.2f} s; {ds.attrs['checkpoint_sha256']})")

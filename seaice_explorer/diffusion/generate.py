@@ -31,6 +31,7 @@ from ..configs import DenoiserConfig, VAEConfig
 from ..errors import SeaIceInputError
 from ..recipe import PAPER, RECIPE_ATTR, Recipe
 from ..registry import discover
+from ..trajectory import Trajectory
 from ..variables import VARIABLES
 from .pipeline import load_pipeline
 from .samplers import SAMPLERS, Callback
@@ -83,7 +84,7 @@ def generate(backend: str, recipe: Recipe = ..., *, n: int | None = ..., steps: 
              seed: int | None = ..., bounds: str | None = ..., sampler: str | None = ...,
              precision: str | None = ..., device: str = ..., callback: Callback | None = ...,
              models_dir: str | os.PathLike | None = ...,
-             return_trajectory: Literal[True]) -> tuple[xr.Dataset, xr.Dataset]: ...
+             return_trajectory: Literal[True]) -> tuple[xr.Dataset, Trajectory]: ...
 def generate(
     backend: str,
     recipe: Recipe = PAPER,
@@ -98,7 +99,7 @@ def generate(
     callback: Callback | None = None,
     models_dir: str | os.PathLike | None = None,
     return_trajectory: bool = False,
-) -> xr.Dataset | tuple[xr.Dataset, xr.Dataset]:
+) -> xr.Dataset | tuple[xr.Dataset, Trajectory]:
     """Generate ``recipe.n`` sea-ice states with ``backend`` (Finn et al. 2024; Karras et al. 2022, Alg. 1).
 
     Parameters
@@ -121,11 +122,10 @@ def generate(
     callback : ``callback({"i", "sigma", "x", "denoised"})`` per step, in the sampler's (latent)
         space; raise any exception to stop: it propagates to the caller.
     models_dir : folder of the models (default ``models/`` or ``$SEAICE_EXPLORER_MODELS``).
-    return_trajectory : also return a second Dataset, dims ``(step, sample, y, x)``: the decoded
-        x0_hat of every step per variable (bounds applied; ``draw`` previews use the backend's
-        native mode, so the samples do not change) with coordinate ``sigma(step)``, and
-        ``state`` ``(step, sample, channel, state_y, state_x)``: the sampler's noisy state x in
-        normalised units (the latent for latent backends).
+    return_trajectory : also return the denoising path, a :class:`~seaice_explorer.trajectory.Trajectory`:
+        per step its σ, the sampler's noisy state (normalised; the latent for latent backends) and the
+        decoded guess x̂0 (bounds applied; ``draw`` previews use the backend's native mode, so the
+        samples do not change). Its ``to_dataset()`` is the ``--trajectory`` file layout.
 
     Returns
     -------
@@ -188,10 +188,8 @@ def generate(
     ds = ds.assign_coords(sample=np.arange(n))
     if not return_trajectory:
         return ds
-    traj = _to_dataset(np.stack(previews), ("step", "sample", "y", "x"), cfg, grid, attrs)
-    channel = list(cfg.variables) if pipe.vae is None else list(range(pipe.state_shape[0]))
-    traj["state"] = (("step", "sample", "channel", "state_y", "state_x"), np.stack(states).astype(np.float32),
-                     {"long_name": "noisy sampler state x (normalised; the latent for latent backends)"})
-    traj = traj.assign_coords(step=np.arange(len(seen_sigmas)), sample=np.arange(n), channel=channel,
-                              sigma=("step", np.asarray(seen_sigmas, dtype=np.float64)))
-    return ds, traj
+    guesses = _to_dataset(np.stack(previews), ("step", "sample", "y", "x"), cfg, grid, attrs)
+    guesses = guesses.assign_coords(step=np.arange(len(seen_sigmas)), sample=np.arange(n))
+    channels = tuple(cfg.variables) if pipe.vae is None else tuple(range(pipe.state_shape[0]))
+    return ds, Trajectory(backend, ds, guesses, np.stack(states).astype(np.float32),
+                          np.asarray(seen_sigmas, dtype=np.float64), channels, float(pipe.config.sigma_data))

@@ -6,7 +6,7 @@ it: extent and MIZ-area distributions, MIZ-frequency maps (Finn et al. 2024), me
 maps, power spectra, bound violations and a row of scores, the same numbers as the
 ``evaluate`` table, each with its 90 % bootstrap interval (:func:`score_intervals`, as ``evaluate``
 computes them). This module adds only what the screen needs: map geometry, labels, units of
-display (10⁶ km²) and the replay of one sample's denoising path (:class:`Trajectory`).
+display (10⁶ km²) and the geometry of a denoising replay's maps.
 No Panel and no HoloViews here: plain xarray/numpy.
 """
 
@@ -17,8 +17,8 @@ import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -30,14 +30,14 @@ from ..evaluation.bootstrap import DEFAULT_LEVEL, Score, bootstrap_scores, deriv
 from ..evaluation.compare import M2_TO_1E6KM2, ReferenceSummary, SetSummary, same_grid
 from ..evaluation.features import StateFeatures
 from ..grid import EASE2_NORTH
-from ..plots.animate import DenoiseFrame, input_scaled
 from ..plots.maps import MapGeometry, MapSpec, field_spec, map_geometry
+from ..trajectory import Trajectory
 from ..variables import STATE_VARIABLES, VARIABLES
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DISPLAY_PROJ4", "ReferenceData", "Result", "Score", "Trajectory", "analyse", "beyond_fraction",
-           "export_dataset", "load_reference", "netcdf_bytes", "reference_row", "reference_spec", "result_spec",
+__all__ = ["DISPLAY_PROJ4", "ReferenceData", "Result", "Score", "analyse", "beyond_fraction",
+           "export_dataset", "load_reference", "netcdf_bytes", "reference_row", "reference_spec", "replay_geometry", "result_spec",
            "same_grid", "score_intervals", "score_row", "summarise_reference"]
 
 #: All maps share this display CRS: the grid of the shipped models (EASE2-North LAEA).
@@ -278,78 +278,10 @@ def result_spec(res: Result, variable: str, summary: str, member: int, show_miz:
 
 
 # --------------------------------------------------------------------------- denoising replay
-@dataclass(frozen=True, eq=False)
-class Trajectory:
-    """One sample's path from noise to ice: the sampler state and the decoded x0_hat per step."""
-
-    backend: str
-    decoded: xr.Dataset  # per variable (step, y, x): the model's current guess of the final state
-    state: np.ndarray  # (step, C, h, w): the noisy sampler state (normalised; the latent for latent backends)
-    sigma: np.ndarray  # (step,)
-    channels: list[Any]
-    geometry: MapGeometry
-    latent: bool = True  # the state is a latent (channels are not variables of the grid)
-    sigma_data: float = 1.0  # std of the clean (normalised) states, for the EDM input scaling
-
-    @property
-    def n_steps(self) -> int:
-        return int(self.sigma.size)
-
-    @classmethod
-    def from_generated(cls, backend: str, samples: xr.Dataset, traj: xr.Dataset) -> Trajectory:
-        """From ``generate(..., return_trajectory=True)``: data-space states have the variables as
-        channels; σ_data is the trajectory's ``sigma_data`` attr, else the std of the clean state."""
-        decoded = traj[[v for v in STATE_VARIABLES if v in traj.data_vars]].isel(sample=0, drop=True)
-        decoded = decoded.drop_vars([c for c in ("sigma",) if c in decoded.coords]).load()
-        final = samples[[v for v in STATE_VARIABLES if v in samples.data_vars]].isel(sample=0, drop=True)
-        # the last frame is the finished sample (decoded with the chosen bounds)
-        decoded = xr.concat([decoded, final.expand_dims(step=[decoded.sizes["step"]])], dim="step")
-        state = np.asarray(traj["state"].isel(sample=0).values, dtype=np.float32)
-        state = np.concatenate([state, state[-1:]], axis=0)
-        sigma = np.append(np.asarray(traj["sigma"].values, dtype=np.float64), 0.0)
-        channels = list(traj["channel"].values)
-        sigma_data = float(traj.attrs.get("sigma_data") or np.nanstd(state[-1]) or 1.0)
-        return cls(backend=backend, decoded=decoded, state=state, sigma=sigma, channels=channels,
-                   geometry=map_geometry(samples, DISPLAY_PROJ4),
-                   latent=not all(str(c) in VARIABLES for c in channels), sigma_data=sigma_data)
-
-    def decoded_spec(self, variable: str, step: int, show_miz: bool = True) -> MapSpec:
-        step = int(np.clip(step, 0, self.n_steps - 1))
-        frame = self.decoded.isel(step=step)
-        miz = _values(frame["sic"]) if show_miz and "sic" in frame else None
-        what = "finished sample" if step == self.n_steps - 1 else f"step {step}: guess of the final state"
-        return field_spec(_values(frame[variable]), self.geometry, variable, f"{self.backend} · {what}", miz=miz)
-
-    def noisy_state(self, step: int, channel: int = 0) -> np.ndarray:
-        """(h, w) sampler state of one channel at ``step`` as the network sees it, scaled to unit
-        variance by the EDM input scaling c_in = 1 / sqrt(σ_data² + σ²) (Karras et al. 2022, Tab. 1);
-        land NaN for data-space states."""
-        step = int(np.clip(step, 0, self.n_steps - 1))
-        z = input_scaled(self.state[step, channel], self.sigma[step], self.sigma_data)
-        if not self.latent and z.shape == self.geometry.shape and not self.geometry.resampled:
-            z = np.where(self.geometry.land, np.nan, z)
-        return z
-
-
-    def channel_of(self, variable: str) -> int:
-        """The state channel shown for ``variable``: itself in data space, channel 0 of a latent."""
-        return 0 if self.latent else self.channels.index(variable) if variable in self.channels else 0
-
-    def noisy_label(self, variable: str) -> str:
-        return "noisy latent, channel 0" if self.latent else f"noisy {self.channels[self.channel_of(variable)]} (normalised)"
-
-    def frame(self, variable: str, step: int) -> DenoiseFrame:
-        """Sampler step ``step`` as an animation frame (:mod:`seaice_explorer.plots.animate`)."""
-        step = int(np.clip(step, 0, self.n_steps - 2))
-        spec = self.decoded_spec(variable, step)
-        return DenoiseFrame(step, self.n_steps - 1, float(self.sigma[step]),
-                            self.noisy_state(step, self.channel_of(variable)), self.noisy_label(variable),
-                            replace(spec, title="the model's guess of the final state"),
-                            self.backend)
-
-    def frames(self, variable: str) -> list[DenoiseFrame]:
-        """One frame per sampler step (the finished sample is the last step's guess)."""
-        return [self.frame(variable, i) for i in range(self.n_steps - 1)]
+@lru_cache(maxsize=8)
+def replay_geometry(traj: Trajectory) -> MapGeometry:
+    """The display geometry of a replay's maps, worked out once per trajectory."""
+    return map_geometry(traj.samples, DISPLAY_PROJ4)
 
 
 # --------------------------------------------------------------------------- export

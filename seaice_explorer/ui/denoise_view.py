@@ -12,7 +12,7 @@ import param
 from panel.viewable import Viewer
 
 from ..plots import animate, charts, maps
-from . import texts
+from . import analysis, texts
 from .layout import RESIZE_PARAMS, Display, MapGrid
 from .panes import Markdown
 from .state import ExplorerState
@@ -61,13 +61,13 @@ class DenoiseView(Viewer):
         traj = self.state.trajectory
         if traj is not None:
             self.player.direction = 0
-            self.state.denoise_step = int(np.clip(self.state.denoise_step + delta, 0, traj.n_steps - 1))
+            self.state.denoise_step = int(np.clip(self.state.denoise_step + delta, 0, traj.n_steps))
 
     def go_to(self, step: int) -> None:
         traj = self.state.trajectory
         if traj is not None:
             self.player.direction = 0
-            self.state.denoise_step = int(np.clip(step, 0, traj.n_steps - 1))
+            self.state.denoise_step = int(np.clip(step, 0, traj.n_steps))
 
     def toggle_play(self) -> None:
         """Play from the current step (from the start once finished) or pause."""
@@ -77,7 +77,7 @@ class DenoiseView(Viewer):
         if self.player.direction:
             self.player.direction = 0
             return
-        if self.state.denoise_step >= traj.n_steps - 1:
+        if self.state.denoise_step >= traj.n_steps:
             self.state.denoise_step = 0
         self.player.direction = 1
 
@@ -86,9 +86,9 @@ class DenoiseView(Viewer):
         traj = self.state.trajectory
         if traj is None:
             return
-        step = int(np.clip(self.state.denoise_step, 0, traj.n_steps - 1))
-        self.sigma.object = (f"Step **{step}** of {traj.n_steps - 1} · noise level σ = **{traj.sigma[step]:.3g}**"
-                             + (" · finished" if step == traj.n_steps - 1 else ""))
+        step = int(np.clip(self.state.denoise_step, 0, traj.n_steps))
+        self.sigma.object = (f"Step **{step}** of {traj.n_steps} · noise level σ = **{traj.sigma_of(step):.3g}**"
+                             + (" · finished" if step == traj.n_steps else ""))
 
     def _resize(self, *_: object) -> None:
         if self.state.trajectory is not None and self.display.grid(2, extra=CONTROLS_EXTRA_PX) != self._grid:
@@ -102,22 +102,23 @@ class DenoiseView(Viewer):
             self.pane.object = None
             self.player.disabled = True
             return
-        self.player.param.update(end=traj.n_steps - 1, disabled=False,
-                                 value=int(np.clip(s.denoise_step, 0, traj.n_steps - 1)))
+        self.player.param.update(end=traj.n_steps, disabled=False,
+                                 value=int(np.clip(s.denoise_step, 0, traj.n_steps)))
         self.gif.filename = f"seaice_denoise_{traj.backend}.gif"
         self.mp4.filename = f"seaice_denoise_{traj.backend}.mp4"
         self._grid = grid = self.display.grid(2, extra=CONTROLS_EXTRA_PX)
         stream = hv.streams.Params(s, ["denoise_step", "variable"])
-        what = "noisy latent, channel 0" if traj.latent else f"noisy {s.variable} (normalised)"
+        geometry = analysis.replay_geometry(traj)
 
         def noisy(denoise_step: int, variable: str):
-            return charts.latent_image(traj.noisy_state(denoise_step, traj.channel_of(variable)),
-                                       title=f"{traj.backend} · {what}", clim=(-3, 3),
+            return charts.latent_image(animate.noisy_field(traj, variable, denoise_step, geometry),
+                                       title=f"{traj.backend} · {traj.noisy_label(variable)}", clim=(-3, 3),
                                        label="latent value" if traj.latent else "normalised value",
                                        frame=grid.frame).opts(**grid.fonts.opts())
 
-        decoded = maps.dynamic_panel(lambda denoise_step, variable: traj.decoded_spec(variable, denoise_step),
-                                     [stream], traj.geometry, frame=grid.frame, fonts=grid.fonts)
+        decoded = maps.dynamic_panel(lambda denoise_step, variable: animate.guess_spec(traj, variable, denoise_step,
+                                                                                       geometry),
+                                     [stream], geometry, frame=grid.frame, fonts=grid.fonts)
         self.pane.object = hv.Layout([hv.DynamicMap(noisy, streams=[stream]), decoded]).opts(shared_axes=False)
         self._on_step()
 
@@ -125,7 +126,7 @@ class DenoiseView(Viewer):
         """The shown trajectory as an animation, one labelled frame per sampler step."""
         s = self.state
         try:
-            return io.BytesIO(write(s.trajectory.frames(s.variable)))
+            return io.BytesIO(write(animate.frames(s.trajectory, s.variable)))
         except Exception as err:  # noqa: BLE001 - reported in the page
             s.notify(f"Could not make the {what}: {err}", "error")
             return io.BytesIO(b"")

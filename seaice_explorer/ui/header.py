@@ -15,6 +15,7 @@ from panel.viewable import Viewable, Viewer
 
 from ..plots import animate, export
 from ..variables import VARIABLES
+from . import analysis
 from .denoise_view import DenoiseView
 from .layout import Display
 from .maps_view import panel_specs
@@ -86,7 +87,8 @@ class Header(Viewer):
             return picture
         s, _, on_denoise = self._target()
         if on_denoise and s.trajectory is not None:
-            return animate.png_bytes(s.trajectory.frame(s.variable, s.denoise_step), animate.PRESENTATION_WIDTH)
+            frame = animate.frame_of(s.trajectory, s.variable, s.denoise_step, analysis.replay_geometry(s.trajectory))
+            return animate.png_bytes(frame, animate.PRESENTATION_WIDTH)
         specs = panel_specs(s)
         if not specs:
             raise ValueError("nothing is shown yet")

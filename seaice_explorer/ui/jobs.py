@@ -23,6 +23,7 @@ from cachetools import LRUCache
 
 from ..recipe import CacheKey, Recipe
 from ..runtime import release_memory
+from ..trajectory import Trajectory
 from . import analysis
 from .service import Cancelled, GenerationService, Ticket
 
@@ -134,7 +135,7 @@ class Job:
     steps_per_backend: int
     kind: str = "ensemble"  # or "trajectory" (one sample with its denoising path)
     results: dict[str, analysis.Result] = field(default_factory=dict)
-    trajectory: analysis.Trajectory | None = None
+    trajectory: Trajectory | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     done_steps: int = 0
     phase: str = "queued"
@@ -217,8 +218,8 @@ class Runner:
         with _outcome(job, f"Could not record the denoising of {key.backend}"):
             if job.trajectory is None:
                 job.phase = f"recording {key.backend} ({key.steps} steps)"
-                samples, steps = self._generate(job, key, return_trajectory=True)
-                job.trajectory = analysis.Trajectory.from_generated(key.backend, samples, steps)
+                _, replay = self._generate(job, key, return_trajectory=True)
+                job.trajectory = replay.select(0)
                 self.cache.put(key, job.trajectory)
 
 

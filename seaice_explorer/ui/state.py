@@ -66,7 +66,7 @@ class ExplorerState(param.Parameterized):
     # ---- outputs (read-only for the views)
     results = param.Dict(default={}, precedence=-1, doc="backend -> analysis.Result of the shown generation.")
     reference_data = param.Parameter(default=None, precedence=-1, doc="analysis.ReferenceData in use.")
-    trajectory = param.Parameter(default=None, precedence=-1, doc="analysis.Trajectory of the denoising replay.")
+    trajectory = param.Parameter(default=None, precedence=-1, doc="trajectory.Trajectory of the denoising replay.")
     running = param.Boolean(default=False, precedence=-1)
     progress = param.Number(default=0.0, bounds=(0.0, 1.0), precedence=-1)
     status = param.String(default="", precedence=-1)
@@ -335,7 +335,7 @@ class ExplorerState(param.Parameterized):
             traj = job.trajectory
             self.param.update(trajectory=traj, running=False, progress=1.0,
                               status=f"recorded {traj.backend} in {job.elapsed_s:.1f} s")  # type: ignore[union-attr]
-            self.denoise_step = traj.n_steps - 1  # type: ignore[union-attr]
+            self.denoise_step = traj.n_steps  # type: ignore[union-attr]
         else:
             self._shown = self.settings()
             self.param.update(results={k.backend: job.results[k.backend] for k in job.plan}, running=False,

@@ -129,7 +129,7 @@ def _generated_picture(stop: Stop, shown: story.Shown) -> tuple[bytes, str]:
     if stop.replay:
         if shown.trajectory is None:
             raise ValueError(f"no denoising of {stop.replay} was recorded")
-        return animate.gif_bytes(shown.trajectory.frames(stop.variable), animate.GIF_WIDTH), "gif"
+        return animate.gif_bytes(animate.frames(shown.trajectory, stop.variable), animate.GIF_WIDTH), "gif"
     if stop.key == "ice":
         if shown.reference_data is None:
             raise ValueError("the reference could not be loaded")

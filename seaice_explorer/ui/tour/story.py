@@ -17,6 +17,7 @@ from ...evaluation.findings import score_ratios
 from ...evaluation.rules import EQUIVALENCE_MARGIN
 from ...evaluation.reports import Report
 from ...registry import Registry
+from ...trajectory import Trajectory
 from .. import analysis, timing
 from .stops import OBSERVED_DATASET, TOUR_RECIPE, Stop
 
@@ -28,7 +29,7 @@ class Shown:
     registry: Registry
     reference_data: analysis.ReferenceData | None = None
     ref_index: int = 0
-    trajectory: analysis.Trajectory | None = None
+    trajectory: Trajectory | None = None
     results: Mapping[str, analysis.Result] = field(default_factory=dict)
 
 
@@ -134,7 +135,7 @@ def _ice(stop: Stop, s: Shown, reports: Reports) -> str:
 
 def _denoise(stop: Stop, s: Shown, reports: Reports) -> str:
     traj = s.trajectory
-    steps = traj.n_steps - 1 if traj is not None else TOUR_RECIPE.steps
+    steps = traj.n_steps if traj is not None else TOUR_RECIPE.steps
     return (f"A diffusion model makes a new map by starting from **pure noise** and cleaning it up in {steps} small "
             "steps. Left: the noisy map the network sees at this step; right: its guess of the finished map. "
             "The animation plays every step; **Explore this** opens the player, to stop at any step. The same "
@@ -146,8 +147,8 @@ def _latent(stop: Stop, s: Shown, reports: Reports) -> str:
     if traj is None or not traj.latent:
         return ("The **latent** models first squeeze a map into a small code and clean up the code instead of "
                 "the map; a decoder turns it back into a map. Record a latent model's denoising to see it.")
-    c, h, w = traj.state.shape[1:]
-    v, (y, x) = len(traj.decoded.data_vars), traj.geometry.native_shape
+    c, h, w = traj.state.shape[2:]
+    v, (y, x) = len(traj.variables), (traj.samples.sizes["y"], traj.samples.sizes["x"])
     ratio = v * y * x / (c * h * w)
     return (f"The **latent** models first squeeze a map into a small code — {c} grids of {h} × {w} numbers instead "
             f"of {v} map{'s' if v > 1 else ''} of {y} × {x} — and clean up the code instead (left); a decoder turns "
