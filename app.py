@@ -59,7 +59,7 @@ def reference_sources(args: argparse.Namespace) -> dict[str, str]:
 def create_state(args: argparse.Namespace):
     """One session's state: the server's registry, cache, workers and references (cached per server)."""
     from seaice_explorer.ui import session
-    from seaice_explorer.ui.state import ExplorerState
+    from seaice_explorer.ui.model.state import ExplorerState
 
     return ExplorerState(
         session.shared_registry(args.models),
@@ -74,17 +74,17 @@ def create_app(argv: Sequence[str] | None = None):
     import panel as pn
 
     from seaice_explorer.runtime import configure_allocator
-    from seaice_explorer.ui.denoise_view import DenoiseView
-    from seaice_explorer.ui.header import Header
-    from seaice_explorer.ui.layout import RESIZE_PARAMS, Display
-    from seaice_explorer.ui.maps_view import MapsView
-    from seaice_explorer.ui.presentation import PRESENTATION_CSS
+    from seaice_explorer.ui.views.denoise_view import DenoiseView
+    from seaice_explorer.ui.views.header import Header
+    from seaice_explorer.ui.views.layout import RESIZE_PARAMS, Display
+    from seaice_explorer.ui.views.maps_view import MapsView
+    from seaice_explorer.ui.views.presentation import PRESENTATION_CSS
     from seaice_explorer.ui import tour
     from seaice_explorer.ui import session
     from seaice_explorer.ui.session import connect_session
-    from seaice_explorer.ui.sidebar import Downloads, Sidebar
-    from seaice_explorer.ui.tabs import AboutView, MizView, SmoothingView, lazy_tabs
-    from seaice_explorer.ui.texts import TABS
+    from seaice_explorer.ui.views.sidebar import Downloads, Sidebar
+    from seaice_explorer.ui.views.tabs import AboutView, MizView, SmoothingView, lazy_tabs
+    from seaice_explorer.ui.model.texts import TABS
 
     configure_allocator()  # once per server process: the fast allocator without LD_PRELOAD
     args = parse_args(argv)

@@ -141,6 +141,11 @@ class Recipe:
         """``Heun, 20 steps (39 network evaluations)``."""
         return f"{SAMPLER_TABLE[self.sampler].label}, {self.steps} steps ({self.evaluations} network evaluations)"
 
+    def command(self, backend: str, out: str = "samples.nc") -> str:
+        """The ``seaice-explorer generate`` line that runs this recipe with ``backend``."""
+        return (f"seaice-explorer generate --backend {backend} --n {self.n} --steps {self.steps} "
+                f"--sampler {self.sampler} --seed {self.seed} --bounds {self.bounds} --out {out}")
+
     def replace(self, **changes: Any) -> Recipe:
         """A copy with ``changes`` (validated); an unknown field is an input error."""
         unknown = sorted(set(changes) - set(_FIELDS))

@@ -65,8 +65,8 @@ def test_create_app_builds_an_offline_template_without_a_server(app_module):
 def test_a_models_folder_without_backends_still_gives_a_page(app_module, tmp_path):
     (tmp_path / "half-trained").mkdir()
     (tmp_path / "half-trained" / "config.json").write_text("{not json")
-    from seaice_explorer.ui.sidebar import Sidebar
-    from seaice_explorer.ui.tabs import AboutView
+    from seaice_explorer.ui.views.sidebar import Sidebar
+    from seaice_explorer.ui.views.tabs import AboutView
 
     tabs = _tabs(app_module.create_app(["--models", str(tmp_path)]))
     tabs.active = 4
@@ -95,7 +95,7 @@ def _figures(plot):
 def test_maps_view_links_panels_and_switches_variable_in_place(served_state):
     from bokeh.models import ColorBar
 
-    from seaice_explorer.ui.maps_view import MapsView, panel_specs
+    from seaice_explorer.ui.views.maps_view import MapsView, panel_specs
 
     view = MapsView(state=served_state)
     plot = hv.renderer("bokeh").get_plot(view.pane.object)
@@ -111,7 +111,7 @@ def test_maps_view_links_panels_and_switches_variable_in_place(served_state):
 
 
 def test_sidebar_offers_backends_and_bounds_from_the_registry(served_state):
-    from seaice_explorer.ui.sidebar import Sidebar
+    from seaice_explorer.ui.views.sidebar import Sidebar
 
     bar = Sidebar(state=served_state)
     assert list(bar.backends.options.values()) == [DATA, GAUSS, CENS]
@@ -126,7 +126,7 @@ def test_sidebar_offers_backends_and_bounds_from_the_registry(served_state):
 
 
 def test_sidebar_violations_change_with_bounds(served_state):
-    from seaice_explorer.ui.sidebar import Sidebar
+    from seaice_explorer.ui.views.sidebar import Sidebar
 
     bar = Sidebar(state=served_state)
     before = bar.violations.object
@@ -140,7 +140,7 @@ def test_sidebar_violations_change_with_bounds(served_state):
 
 
 def test_downloads_produce_netcdf_and_png(served_state, tmp_path):
-    from seaice_explorer.ui.sidebar import Downloads
+    from seaice_explorer.ui.views.sidebar import Downloads
 
     dl = Downloads(state=served_state)
     path = tmp_path / dl.netcdf.filename
@@ -152,8 +152,8 @@ def test_downloads_produce_netcdf_and_png(served_state, tmp_path):
 
 
 def test_tabs_render_content(served_state):
-    from seaice_explorer.ui.denoise_view import DenoiseView
-    from seaice_explorer.ui.tabs import AboutView, MizView, SmoothingView
+    from seaice_explorer.ui.views.denoise_view import DenoiseView
+    from seaice_explorer.ui.views.tabs import AboutView, MizView, SmoothingView
 
     miz = MizView(state=served_state).content()
     assert isinstance(miz, pn.Column)
@@ -181,7 +181,7 @@ def test_tabs_render_content(served_state):
 
 
 def test_hidden_tabs_do_no_work_until_shown(served_state):
-    from seaice_explorer.ui.tabs import lazy_tabs
+    from seaice_explorer.ui.views.tabs import lazy_tabs
 
     built: list[str] = []
 
@@ -217,7 +217,7 @@ def test_notifications_are_not_needed_outside_a_server(served_state):
 
 def test_copy_as_command_follows_settings_changed_together(served_state):
     """Settings changed in one update (as "Explore this" and the URL do) reach the command line shown."""
-    from seaice_explorer.ui.sidebar import Sidebar
+    from seaice_explorer.ui.views.sidebar import Sidebar
 
     bar = Sidebar(state=served_state)
     served_state.param.update(seed=11, steps=7, n=5)

@@ -88,7 +88,7 @@ def test_app_default_sampler_is_within_the_floor_of_heun_20_in_the_shipped_quali
     """The app's default (sampler, steps) is backed by bench --quality: within the noise floor of
     Heun with 20 steps for every backend measured, and the cheapest such setting of each table."""
     from seaice_explorer.evaluation.quality import within_floor
-    from seaice_explorer.ui.state import ExplorerState
+    from seaice_explorer.ui.model.state import ExplorerState
 
     default = (ExplorerState.param.sampler.default, ExplorerState.param.steps.default)
     tables = sorted((Path(__file__).parents[1] / "docs" / "benchmarks").glob("quality_nfe_*.json"))

@@ -397,7 +397,7 @@ def test_dashboard_scores_are_the_table_scores(setup: dict) -> None:
     """One comparison layer: the app's score row of a sample is the evaluate row of the same sample."""
     from types import SimpleNamespace
 
-    from seaice_explorer.ui import analysis
+    from seaice_explorer.ui.model import analysis
 
     ref = xr.open_dataset(setup["ref"]).load()
     raw = xr.open_dataset(sample_path(setup["out"] / "samples", "dm", "raw", N, STEPS, 0)).load()

@@ -12,7 +12,7 @@ import xarray as xr
 
 from seaice_explorer.evaluation.bootstrap import bootstrap_scores
 from seaice_explorer.evaluation.features import StateFeatures
-from seaice_explorer.ui import analysis, texts
+from seaice_explorer.ui.model import analysis, texts
 from seaice_explorer.variables import VARIABLES
 from test_ui_state import DATA, GAUSS, FakeGenerator, _fields, make_state
 from test_ui_state import g32  # noqa: F401  (fixture)
@@ -99,7 +99,7 @@ def test_format_interval():
 def test_the_miz_tab_table_and_chart_show_the_intervals(g32, reference60):  # noqa: F811
     hv = pytest.importorskip("holoviews")
     pytest.importorskip("panel")
-    from seaice_explorer.ui.tabs import MizView
+    from seaice_explorer.ui.views.tabs import MizView
 
     hv.extension("bokeh")
     state = _results(g32, reference60, 8)

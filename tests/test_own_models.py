@@ -68,7 +68,7 @@ def test_bench(own: tuple[Path, Path]) -> None:
 
 
 def test_app_offers_it(own: tuple[Path, Path]) -> None:
-    from seaice_explorer.ui.state import ExplorerState
+    from seaice_explorer.ui.model.state import ExplorerState
 
     root, data = own
     state = ExplorerState(discover(root), auto_regenerate=False)
@@ -80,7 +80,7 @@ def test_app_offers_it(own: tuple[Path, Path]) -> None:
 
 def test_ui_sampler_names_match_the_samplers() -> None:
     from seaice_explorer.diffusion.samplers import SAMPLERS
-    from seaice_explorer.ui.state import SAMPLERS as UI_SAMPLERS
+    from seaice_explorer.ui.model.settings import SAMPLERS as UI_SAMPLERS
 
     assert set(UI_SAMPLERS) == set(SAMPLERS)
 

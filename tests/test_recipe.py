@@ -146,7 +146,7 @@ def test_the_app_shows_its_settings_as_a_command_that_reproduces_them(tmp_path):
 
     from seaice_explorer.diffusion.cli import add_arguments
     from seaice_explorer.registry import discover
-    from seaice_explorer.ui.state import ExplorerState
+    from seaice_explorer.ui.model.state import ExplorerState
 
     state = ExplorerState(discover(None))
     state.param.update(seed=7, steps=9, n=3)

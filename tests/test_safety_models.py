@@ -335,7 +335,7 @@ def test_models_pointing_at_one_model_folder_is_a_clear_cli_error(root: Path, tm
 
 
 def test_registry_keeps_the_good_folders_working(root: Path, tmp_path: Path, capsys) -> None:
-    from seaice_explorer.ui import texts
+    from seaice_explorer.ui.model import texts
 
     _edit(root / "ldm-gaussian", vae="/etc")
     (root / "huge").mkdir()
@@ -352,8 +352,8 @@ def test_registry_keeps_the_good_folders_working(root: Path, tmp_path: Path, cap
 
 
 def test_the_app_state_and_sidebar_show_the_refusals(root: Path, tmp_path: Path) -> None:
-    from seaice_explorer.ui.sidebar import Sidebar
-    from seaice_explorer.ui.state import ExplorerState
+    from seaice_explorer.ui.views.sidebar import Sidebar
+    from seaice_explorer.ui.model.state import ExplorerState
 
     _edit(root / "dm", dataset="/etc/hostname")
     state = ExplorerState(discover(root), auto_regenerate=False)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from seaice_explorer.ui.service import Cancelled, GenerationService, Ticket
+from seaice_explorer.ui.model.service import Cancelled, GenerationService, Ticket
 
 WAIT_S = 30.0  # only reached when something is broken
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from seaice_explorer.evaluation.reports import read_report, report_folder
-from seaice_explorer.ui.layout import Display, map_grid
-from seaice_explorer.ui.presentation import key_action
+from seaice_explorer.ui.views.layout import Display, map_grid
+from seaice_explorer.ui.views.presentation import key_action
 from seaice_explorer.ui.tour import Bank, Tour, apply_stop, plan, prepare
 from seaice_explorer.ui.tour import content, story
 from seaice_explorer.ui.tour.bank import reports_for
@@ -256,8 +256,8 @@ def test_header_keys_and_picture_through_the_tours_seam(prepared):
     from PIL import Image
 
     from seaice_explorer.ui import tour as tour_package
-    from seaice_explorer.ui.denoise_view import DenoiseView
-    from seaice_explorer.ui.header import Header
+    from seaice_explorer.ui.views.denoise_view import DenoiseView
+    from seaice_explorer.ui.views.header import Header
 
     _, state, _, _ = prepared
     display = Display()

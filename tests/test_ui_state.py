@@ -19,12 +19,12 @@ from seaice_explorer.configs import DenoiserConfig, VAEConfig
 from seaice_explorer.plots import animate
 from seaice_explorer.registry import BOUNDS, ModelEntry, Registry, discover
 from seaice_explorer.trajectory import Trajectory
-from seaice_explorer.ui import analysis
-from seaice_explorer.ui.bounds import bounds_modes
+from seaice_explorer.ui.model import analysis, download
+from seaice_explorer.ui.model.bounds import bounds_modes
 from seaice_explorer.recipe import Recipe, cache_key
-from seaice_explorer.ui.jobs import ResultCache, approx_nbytes
-from seaice_explorer.ui.state import ExplorerState
-from seaice_explorer.ui.texts import format_fraction
+from seaice_explorer.ui.model.jobs import ResultCache, approx_nbytes
+from seaice_explorer.ui.model.state import ExplorerState
+from seaice_explorer.ui.model.texts import format_fraction
 from seaice_explorer.variables import STATE_VARIABLES, VARIABLES
 
 SIZE = 32
@@ -402,7 +402,7 @@ def test_trajectory_replay(fake, reference):
 
 
 def test_state_modules_do_not_import_panel_or_torch():
-    code = ("import sys, seaice_explorer.ui.state, seaice_explorer.ui.analysis, seaice_explorer.ui.texts; "
+    code = ("import sys, seaice_explorer.ui.model.state, seaice_explorer.ui.model.analysis, seaice_explorer.ui.model.texts; "
             "print('panel' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
@@ -411,9 +411,9 @@ def test_state_modules_do_not_import_panel_or_torch():
 def test_export_netcdf_round_trip_keeps_provenance(fake, reference, tmp_path):
     state = make_state(fake, reference, bounds="clamp")
     state.generate()
-    ds = analysis.export_dataset(state.results, "default")
+    ds = download.export_dataset(state.results, "default")
     path = tmp_path / "samples.nc"
-    path.write_bytes(analysis.netcdf_bytes(ds))
+    path.write_bytes(download.netcdf_bytes(ds))
     back = xr.open_dataset(path)
     assert list(back["backend"].values) == [DATA, CENS]
     assert back["sic"].dims == ("backend", "sample", "y", "x") and back.sizes["sample"] == 3
@@ -421,7 +421,7 @@ def test_export_netcdf_round_trip_keeps_provenance(fake, reference, tmp_path):
     assert back.attrs["reference"] == "default" and back["sit"].attrs["units"] == "m"
     np.testing.assert_array_equal(back["sic"].sel(backend=DATA).values, state.results[DATA].samples["sic"].values)
     with pytest.raises(ValueError):
-        analysis.export_dataset({}, "default")
+        download.export_dataset({}, "default")
 
 
 def test_reference_loads_off_the_ui_thread_with_an_executor(fake, reference):
@@ -488,7 +488,7 @@ def test_timing_view_measures_the_latent_speed_up(tiny_models) -> None:
     from types import SimpleNamespace
 
     from seaice_explorer.registry import discover
-    from seaice_explorer.ui import timing
+    from seaice_explorer.ui.model import timing
 
     reg = discover(tiny_models)
 
@@ -507,8 +507,8 @@ def test_timing_view_measures_the_latent_speed_up(tiny_models) -> None:
 
 def test_a_reference_loaded_off_the_page_is_pushed_to_it(fake, reference):
     """No timer: the load ends on the service's worker, which calls the page's push; its poll applies it."""
-    from seaice_explorer.ui.jobs import SessionQueue
-    from seaice_explorer.ui.service import GenerationService
+    from seaice_explorer.ui.model.jobs import SessionQueue
+    from seaice_explorer.ui.model.service import GenerationService
 
     service = GenerationService(workers=1)
     try:

@@ -31,10 +31,10 @@ from ..errors import SeaIceInputError
 from ..recipe import QUICK
 from ..registry import Registry, discover
 from ..runtime import release_memory
-from . import analysis
-from .jobs import ResultCache, SessionQueue, default_generate
-from .service import GenerationService
-from .state import ExplorerState
+from .model import analysis
+from .model.jobs import ResultCache, SessionQueue, default_generate
+from .model.service import GenerationService
+from .model.state import ExplorerState
 
 log = logging.getLogger(__name__)
 

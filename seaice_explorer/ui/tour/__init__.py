@@ -18,7 +18,7 @@ from PIL import Image
 
 import panel as pn
 
-from ..header import Extension
+from ..views.header import Extension
 from .bank import Bank, apply_stop, prepare
 from .stops import OBSERVED_DATASET, TOUR_RECIPE, Stop, plan
 from .tour import Tour
@@ -39,7 +39,7 @@ def shared_bank(registry: Any) -> Bank:
 def mount(state: Any, display: Any, tabs: Any, *, submit: Callable[[Callable[[], None]], object] | None = None,
           prepare_now: bool = True, on_error: Callable[[object], None] | None = None):
     """Mount the tour on a page: returns its view (the card above a stack of the slides and ``tabs``, for
-    the page's main area) and the header's :class:`~seaice_explorer.ui.header.Extension` (the "Guided tour"
+    the page's main area) and the header's :class:`~seaice_explorer.ui.views.header.Extension` (the "Guided tour"
     button, its keys, its pictures). With ``prepare_now`` the server starts making the stops at once."""
     tour = Tour(state, bank=shared_bank(state.registry), submit=submit)
     view = TourView(tour=tour, display=display, tabs=tabs)

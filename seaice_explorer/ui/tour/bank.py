@@ -20,9 +20,9 @@ import numpy as np
 
 from ...evaluation.reports import FINDINGS_FILE, Report, read_report, report_folder
 from ...registry import Registry
-from .. import analysis
-from ..jobs import GenerationKey, Job, ResultCache, Runner
-from ..state import ExplorerState
+from ..model import analysis
+from ..model.jobs import GenerationKey, Job, ResultCache, Runner
+from ..model.state import ExplorerState
 from . import content, story
 from .stops import OBSERVED_DATASET, Stop, family
 

@@ -29,7 +29,7 @@ from ...plots.maps import MapSpec, field_spec, map_geometry
 from ...evaluation.reports import Report
 from ...registry import Registry
 from ...variables import VARIABLES
-from .. import analysis
+from ..model import analysis
 from . import story
 from .stops import Stop
 

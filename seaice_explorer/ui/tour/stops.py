@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ...configs import DEFAULT_DATASET
 from ...recipe import PAPER, CacheKey, cache_key
 from ...registry import ModelEntry, Registry
-from ..texts import DENOISE, MAPS, MIZ, SMOOTHING  # the tab "Explore this" opens
+from ..model.texts import DENOISE, MAPS, MIZ, SMOOTHING  # the tab "Explore this" opens
 
 #: What the generated stops show: the paper's sampler (Heun, 20 steps), 8 samples, clamped to the bounds.
 TOUR_RECIPE = PAPER.replace(n=8, bounds="clamp")

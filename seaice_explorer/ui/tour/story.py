@@ -18,7 +18,7 @@ from ...evaluation.rules import EQUIVALENCE_MARGIN
 from ...evaluation.reports import Report
 from ...registry import Registry
 from ...trajectory import Trajectory
-from .. import analysis, timing
+from ..model import analysis, timing
 from .stops import OBSERVED_DATASET, TOUR_RECIPE, Stop
 
 

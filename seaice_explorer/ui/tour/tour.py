@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import param
 
-from ..state import ExplorerState
+from ..model.state import ExplorerState
 from .bank import Bank, apply_stop, prepare, reports_for
 from .stops import Stop, plan
 

@@ -14,7 +14,7 @@ import panel as pn
 import param
 from panel.viewable import Viewable, Viewer
 
-from ..layout import Display
+from ..views.layout import Display
 from .tour import Tour
 
 #: A shown and a hidden layer: all in their stack's one grid cell, the shown one on top. ``visibility``

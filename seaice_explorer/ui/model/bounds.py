@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import param
 
-from ..registry import BOUNDS, BOUNDS_LABELS, DEPRECATED_BOUNDS, ModelEntry
+from ...registry import BOUNDS, BOUNDS_LABELS, DEPRECATED_BOUNDS, ModelEntry
 
 __all__ = ["BOUNDS", "BOUNDS_LABELS", "BoundsSelector", "bounds_modes", "upgrade_bounds"]
 

@@ -12,11 +12,11 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from ..plots import maps
-from . import analysis, texts, timing
+from ...plots import maps
+from ..model import analysis, texts, timing
 from .layout import RESIZE_PARAMS, Display, MapGrid
 from .panes import Markdown
-from .state import ExplorerState
+from ..model.state import ExplorerState
 
 REFERENCE_STREAM_PARAMS = ["variable", "summary", "show_miz", "ref_index"]
 RESULT_STREAM_PARAMS = ["variable", "summary", "show_miz", "member"]

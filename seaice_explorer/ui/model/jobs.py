@@ -21,9 +21,9 @@ import numpy as np
 import xarray as xr
 from cachetools import LRUCache
 
-from ..recipe import CacheKey, Recipe
-from ..runtime import release_memory
-from ..trajectory import Trajectory
+from ...recipe import CacheKey, Recipe
+from ...runtime import release_memory
+from ...trajectory import Trajectory
 from . import analysis
 from .service import Cancelled, GenerationService, Ticket
 
@@ -55,7 +55,7 @@ class GenerateFn(Protocol):
 def default_generate(backend: str, recipe: Recipe, *, device: str = "auto", callback: StepCallback | None = None,
                      models_dir: str | os.PathLike | None = None, return_trajectory: bool = False) -> Any:
     # The one package module imported lazily by the UI: it loads torch, and the page starts without it.
-    from ..diffusion.generate import generate
+    from ...diffusion.generate import generate
 
     return generate(backend, recipe, device=device, callback=callback, models_dir=models_dir,
                     return_trajectory=return_trajectory)

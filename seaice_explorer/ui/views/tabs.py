@@ -18,11 +18,11 @@ import panel as pn
 import param
 from panel.viewable import Viewable, Viewer
 
-from ..plots import charts, maps
-from ..variables import STATE_VARIABLES, VARIABLES
-from . import analysis, texts
+from ...plots import charts, maps
+from ...variables import STATE_VARIABLES, VARIABLES
+from ..model import analysis, texts
 from .layout import RESIZE_PARAMS, Display, map_grid
-from .state import ExplorerState
+from ..model.state import ExplorerState
 
 
 def _while_shown(index: int, build: Callable[[], Viewable]) -> Callable[..., Viewable]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from ..recipe import PAPER, QUICK
-from ..registry import BOUNDS, BOUNDS_LABELS, ModelEntry, Registry
+from ...recipe import PAPER, QUICK
+from ...registry import BOUNDS, BOUNDS_LABELS, ModelEntry, Registry
 
 #: The app's tabs, in order: the one table of their names (app.py lays them out, the tour opens them).
 MAPS, MIZ, SMOOTHING, DENOISE, ABOUT = "Maps", "MIZ statistics", "Smoothing", "Watch it denoise", "About"

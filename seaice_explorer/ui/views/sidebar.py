@@ -9,13 +9,13 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from ..data.readers import dataset_label
-from ..plots import export
-from ..variables import VARIABLES
-from . import analysis, texts
-from .bounds import BOUNDS, BOUNDS_LABELS
+from ...data.readers import dataset_label
+from ...plots import export
+from ...variables import VARIABLES
+from ..model import download, texts
+from ..model.bounds import BOUNDS, BOUNDS_LABELS
 from .maps_view import panel_specs
-from .state import ExplorerState
+from ..model.state import ExplorerState
 
 
 def _heading(text: str) -> pn.pane.Markdown:
@@ -149,7 +149,7 @@ class Downloads(Viewer):
 
     def _netcdf(self) -> io.BytesIO:
         s = self.state
-        return self._export("samples", lambda: analysis.netcdf_bytes(analysis.export_dataset(s.results, s.reference)))
+        return self._export("samples", lambda: download.netcdf_bytes(download.export_dataset(s.results, s.reference)))
 
     def _png(self) -> io.BytesIO:
         s = self.state

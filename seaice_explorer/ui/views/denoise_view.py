@@ -11,11 +11,11 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from ..plots import animate, charts, maps
-from . import analysis, texts
+from ...plots import animate, charts, maps
+from ..model import analysis, texts
 from .layout import RESIZE_PARAMS, Display, MapGrid
 from .panes import Markdown
-from .state import ExplorerState
+from ..model.state import ExplorerState
 
 #: Height (px) of the replay's two control rows beyond the maps' one (measured in chromium).
 CONTROLS_EXTRA_PX = 116

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import param
 
-from ..plots.maps import MapFonts
+from ...plots.maps import MapFonts
 
 #: Most maps in a row.
 MAX_COLUMNS = 3

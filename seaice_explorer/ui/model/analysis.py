@@ -13,8 +13,6 @@ No Panel and no HoloViews here: plain xarray/numpy.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,20 +22,20 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..data import open_reference
-from ..evaluation import compare
-from ..evaluation.bootstrap import DEFAULT_LEVEL, Score, bootstrap_scores, derived_seed
-from ..evaluation.compare import M2_TO_1E6KM2, ReferenceSummary, SetSummary, same_grid
-from ..evaluation.features import StateFeatures
-from ..grid import EASE2_NORTH
-from ..plots.maps import MapGeometry, MapSpec, field_spec, map_geometry
-from ..trajectory import Trajectory
-from ..variables import STATE_VARIABLES, VARIABLES
+from ...data import open_reference
+from ...evaluation import compare
+from ...evaluation.bootstrap import DEFAULT_LEVEL, Score, bootstrap_scores, derived_seed
+from ...evaluation.compare import M2_TO_1E6KM2, ReferenceSummary, SetSummary, same_grid
+from ...evaluation.features import StateFeatures
+from ...grid import EASE2_NORTH
+from ...plots.maps import MapGeometry, MapSpec, field_spec, map_geometry
+from ...trajectory import Trajectory
+from ...variables import STATE_VARIABLES, VARIABLES
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DISPLAY_PROJ4", "ReferenceData", "Result", "Score", "analyse", "beyond_fraction",
-           "export_dataset", "load_reference", "netcdf_bytes", "reference_row", "reference_spec", "replay_geometry", "result_spec",
+           "load_reference", "reference_row", "reference_spec", "replay_geometry", "result_spec",
            "same_grid", "score_intervals", "score_row", "summarise_reference"]
 
 #: All maps share this display CRS: the grid of the shipped models (EASE2-North LAEA).
@@ -282,45 +280,3 @@ def result_spec(res: Result, variable: str, summary: str, member: int, show_miz:
 def replay_geometry(traj: Trajectory) -> MapGeometry:
     """The display geometry of a replay's maps, worked out once per trajectory."""
     return map_geometry(traj.samples, DISPLAY_PROJ4)
-
-
-# --------------------------------------------------------------------------- export
-_COMMON_ATTRS = ("sampler", "steps", "seed", "seaice_explorer_version", "device", "grid", "proj4", "resolution_m")
-
-
-def export_dataset(results: dict[str, Result], reference: str) -> xr.Dataset:
-    """The shown samples of all backends in one canonical Dataset, dims ``(backend, sample, y, x)``.
-
-    Global attrs keep the provenance: common settings once, and per backend its bounds and
-    checkpoint hashes (``bounds_<backend>``, ``checkpoint_sha256_<backend>``, ...).
-    """
-    if not results:
-        raise ValueError("nothing generated yet")
-    parts = [r.samples.expand_dims(backend=[b]) for b, r in results.items()]
-    ds = xr.concat(parts, dim="backend", combine_attrs="drop", coords="minimal", compat="override")
-    for name in ds.data_vars:
-        ds[name].attrs = dict(next(iter(results.values())).samples[name].attrs)
-    first = next(iter(results.values())).samples.attrs
-    attrs: dict[str, Any] = {k: first[k] for k in _COMMON_ATTRS if k in first}
-    attrs.update(title="seaice-explorer generated sea-ice states", Conventions="CF-1.8",
-                 source="seaice-explorer dashboard (Finn et al. 2024 re-implementation)",
-                 reference=reference, backends=" ".join(results))
-    for b, r in results.items():
-        for k, v in r.samples.attrs.items():
-            if k not in _COMMON_ATTRS and k not in ("title", "source") and isinstance(v, (str, int, float)):
-                attrs[f"{k}_{b}"] = v
-    ds.attrs = attrs
-    return ds
-
-
-def netcdf_bytes(ds: xr.Dataset) -> bytes:
-    """``ds`` as NetCDF-4 bytes (compressed), via a temporary file."""
-    encoding = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
-    fd, path = tempfile.mkstemp(suffix=".nc")
-    os.close(fd)
-    try:
-        ds.to_netcdf(path, engine="netcdf4", encoding=encoding)
-        with open(path, "rb") as fh:
-            return fh.read()
-    finally:
-        os.unlink(path)

@@ -13,15 +13,15 @@ import panel as pn
 import param
 from panel.viewable import Viewable, Viewer
 
-from ..plots import animate, export
-from ..variables import VARIABLES
-from . import analysis
+from ...plots import animate, export
+from ...variables import VARIABLES
+from ..model import analysis
 from .denoise_view import DenoiseView
 from .layout import Display
 from .maps_view import panel_specs
 from .presentation import Screen
-from .state import ExplorerState
-from .texts import DENOISE
+from ..model.state import ExplorerState
+from ..model.texts import DENOISE
 
 
 @dataclass(frozen=True)
