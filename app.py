@@ -104,7 +104,7 @@ def create_app(argv: Sequence[str] | None = None):
     tabs = lazy_tabs(
         state, *zip(TABS, (MapsView(**sized), MizView(**sized).content, SmoothingView(**sized).content, denoise,
                            AboutView(state=state).content)), watch=[display.param[p] for p in RESIZE_PARAMS],
-        sizing_mode="stretch_width",
+        covered=display.param.covered, sizing_mode="stretch_width",
     )
     connect_session(state, autogenerate=not args.no_autogenerate)  # the page's first generation comes first
     tour_view, tour_keys = tour.mount(state, display, tabs, submit=session.server_queue().submit,

@@ -155,6 +155,7 @@ def test_tabs_render_content(served_state):
     from seaice_explorer.ui.views.denoise_view import DenoiseView
     from seaice_explorer.ui.views.tabs import AboutView, MizView, SmoothingView
 
+    hv.extension("bokeh", logo=False)  # hv.render below needs the renderer, also when this test runs alone
     miz = MizView(state=served_state).content()
     assert isinstance(miz, pn.Column)
     hv_panes = [o for o in miz.objects if isinstance(o, pn.pane.HoloViews)]
@@ -205,6 +206,39 @@ def test_hidden_tabs_do_no_work_until_shown(served_state):
     assert built == ["miz", "miz"]
     tabs.active = 2
     assert built == ["miz", "miz", "smooth"]
+    tabs._cleanup(model)
+
+
+def test_covered_tabs_build_nothing_until_uncovered(served_state):
+    """A lesson link opens on a tour slide that covers the tabs: the maps view is drawn only once uncovered."""
+    from seaice_explorer.ui.views.layout import Display
+    from seaice_explorer.ui.views.tabs import lazy_tabs
+
+    class Maps(pn.viewable.Viewer):
+        drawn = 0
+
+        def __panel__(self):
+            Maps.drawn += 1
+            return pn.pane.Markdown("maps")
+
+    display, built = Display(covered=True), []
+    tabs = lazy_tabs(served_state, ("Maps", Maps()), ("MIZ", lambda: built.append("miz") or pn.pane.Markdown("miz")),
+                     covered=display.param.covered)
+    model = tabs.get_root()
+    served_state.seed = 6
+    served_state.generate()
+    tabs.active = 1
+    tabs.active = 0
+    assert Maps.drawn == 0 and built == []  # covered: neither the ready-made view nor a content function ran
+    display.covered = False
+    assert Maps.drawn == 1 and built == []  # the shown tab is drawn once uncovered
+    display.covered = True
+    display.covered = False
+    served_state.seed = 7
+    served_state.generate()
+    assert Maps.drawn == 1  # a ready-made view is drawn once: it updates itself
+    tabs.active = 1
+    assert built == ["miz"]
     tabs._cleanup(model)
 
 

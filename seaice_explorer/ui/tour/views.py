@@ -133,6 +133,7 @@ class TourView(Viewer):
             layer(self.texts[key], shown)
         if self.tabs is not None:
             layer(self.tabs, not on)
+        self.display.covered = on  # the dashboard's tabs are drawn when first uncovered (lazy_tabs)
         if on:
             self.title.object = f"**{tour.step} / {len(tour.stops)} · {stop.title}**"
             self.previous.disabled = tour.step <= 1

@@ -90,6 +90,7 @@ class Display(param.Parameterized):
                                  doc="Presentation mode: no sidebar, larger text and maps, keyboard control.")
     card_px = param.NumericTuple(default=(0, 0), length=2,
                                  doc="Height (px) of the tour card above the tabs: (normal, presentation); 0 closed.")
+    covered = param.Boolean(default=False, doc="Something (a tour slide) covers the dashboard's tabs: they build nothing.")
     reported = param.Integer(default=0, precedence=-1,
                              doc="Bumped when the sizes change: views redraw then (once per change).")
 

@@ -25,13 +25,14 @@ from .layout import RESIZE_PARAMS, Display, map_grid
 from ..model.state import ExplorerState
 
 
-def _while_shown(index: int, build: Callable[[], Viewable]) -> Callable[..., Viewable]:
-    """``build`` for Panel to call on tab ``index``: skipped while hidden or when its inputs are unchanged."""
+def _while_shown(index: int, build: Callable[[], Viewable], once: bool = False) -> Callable[..., Viewable]:
+    """``build`` for Panel to call on tab ``index``: skipped while hidden or covered, when its inputs are
+    unchanged, and after the first time with ``once`` (a view that updates itself)."""
     built: list[tuple[int, ...] | None] = [None]
 
-    def content(active: int, *inputs: object) -> Viewable:
+    def content(active: int, covered: bool, *inputs: object) -> Viewable:
         key = tuple(v if isinstance(v, (bool, int, float, str)) else id(v) for v in inputs)
-        if active != index or key == built[0]:
+        if active != index or covered or key == built[0] or (once and built[0] is not None):
             raise param.Skip  # Panel keeps what the tab shows
         built[0] = key
         return build()
@@ -40,16 +41,23 @@ def _while_shown(index: int, build: Callable[[], Viewable]) -> Callable[..., Vie
 
 
 def lazy_tabs(state: ExplorerState, *tabs: tuple[str, Viewable | Callable[[], Viewable]],
-              watch: Sequence[param.Parameter] = (), **params) -> pn.Tabs:
+              watch: Sequence[param.Parameter] = (), covered: param.Parameter | None = None, **params) -> pn.Tabs:
     """Tabs; a callable tab is content built by Panel when shown (see the module docstring).
 
     ``watch``: more parameters whose change rebuilds a shown tab (e.g. the window's size).
+    ``covered``: a boolean parameter, True while something covers the tabs (a tour slide): then no
+    tab is built, not even a view given ready-made, which is drawn the first time it is uncovered.
     """
     out = pn.Tabs(dynamic=True, **params)
+    cover = covered if covered is not None else False
     for index, (name, tab) in enumerate(tabs):
         if callable(tab) and not isinstance(tab, Viewable):
-            tab = pn.panel(pn.bind(_while_shown(index, tab), out.param.active, state.param.results,
+            tab = pn.panel(pn.bind(_while_shown(index, tab), out.param.active, cover, state.param.results,
                                    state.param.reference_data, *watch), lazy=True, sizing_mode="stretch_width")
+        elif covered is not None:
+            view = tab
+            tab = pn.panel(pn.bind(_while_shown(index, lambda: view, once=True), out.param.active, covered),
+                           lazy=True, sizing_mode="stretch_width")
         out.append((name, tab))
     return out
 
