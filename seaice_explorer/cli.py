@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("seaice_explorer.training.cli", "train a VAE, data-space or latent diffusion model"),
     "generate": ("seaice_explorer.diffusion.cli", "generate sea-ice states with a shipped backend"),
     "animate": ("seaice_explorer.diffusion.animate_cli", "one sample's denoising as an animated GIF / MP4 for slides"),
+    "assimilate": ("seaice_explorer.assimilation.cli", "posterior states of a backend given observations (DPS, MMPS, RePaint)"),
     "evaluate": ("seaice_explorer.evaluation.evaluate", "paper-style comparison of backends vs a reference"),
     "bench": ("seaice_explorer.bench", "time sampling and training, side by side"),
 }

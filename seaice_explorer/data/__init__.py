@@ -11,6 +11,9 @@ from typing import Any
 #: public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
     "open_reference": "readers",
+    "make_mask": "masks",
+    "observe": "masks",
+    "MASKS": "masks",
     "detect_format": "readers",
     "default_reference_path": "readers",
     "data_dir": "readers",

@@ -46,7 +46,7 @@ RHO = 7.0
 
 
 # -- validation -----------------------------------------------------------------------------------
-def _recipe(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
+def checked_recipe(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
     """``recipe`` with the keyword overrides that were given (not None), checked, within one call's limits."""
     if not isinstance(recipe, Recipe):
         raise SeaIceInputError("recipe", f"{recipe!r} is not a Recipe",
@@ -60,7 +60,7 @@ def _recipe(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
 
 
 # -- sampling -------------------------------------------------------------------------------------
-def _to_dataset(fields: np.ndarray, dims: tuple[str, ...], cfg: DenoiserConfig | VAEConfig,
+def to_dataset(fields: np.ndarray, dims: tuple[str, ...], cfg: DenoiserConfig | VAEConfig,
                 grid: xr.Dataset, attrs: dict[str, object]) -> xr.Dataset:
     """(…, C, H, W) physical fields -> canonical Dataset, NaN on land."""
     ocean = grid["mask"].values > 0
@@ -134,7 +134,7 @@ def generate(
     with the bounds mode applied and the precision used, as JSON; sampler, steps, seed, bounds,
     version, device). With ``return_trajectory`` a tuple ``(samples, trajectory)``.
     """
-    recipe = _recipe(recipe, dict(n=n, steps=steps, seed=seed, bounds=bounds, sampler=sampler, precision=precision))
+    recipe = checked_recipe(recipe, dict(n=n, steps=steps, seed=seed, bounds=bounds, sampler=sampler, precision=precision))
     entry = discover(models_dir).get(backend)
     dev = resolve_device(device)
     recipe = recipe.replace(bounds=entry.resolve_bounds(recipe.bounds)).resolve(dev.type)  # as it runs
@@ -184,11 +184,11 @@ def generate(
         # and decoding; the app's timing view and the bench read them
         "nfe": nfe[0], "sampling_seconds": round(t1 - t0, 4), "decode_seconds": round(t2 - t1, 4),
     }
-    ds = _to_dataset(fields, ("sample", "y", "x"), cfg, grid, attrs)
+    ds = to_dataset(fields, ("sample", "y", "x"), cfg, grid, attrs)
     ds = ds.assign_coords(sample=np.arange(n))
     if not return_trajectory:
         return ds
-    guesses = _to_dataset(np.stack(previews), ("step", "sample", "y", "x"), cfg, grid, attrs)
+    guesses = to_dataset(np.stack(previews), ("step", "sample", "y", "x"), cfg, grid, attrs)
     guesses = guesses.assign_coords(step=np.arange(len(seen_sigmas)), sample=np.arange(n))
     channels = tuple(cfg.variables) if pipe.vae is None else tuple(range(pipe.state_shape[0]))
     return ds, Trajectory(backend, ds, guesses, np.stack(states).astype(np.float32),

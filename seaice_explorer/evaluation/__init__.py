@@ -10,5 +10,7 @@
 - :mod:`.samples`: backend/bounds settings, the sample cache, the ``clamp`` projection;
 - :mod:`.report`: the report folder (tables with intervals, maps, README);
 - :mod:`.evaluate`: ``evaluate()`` and the ``seaice-explorer evaluate`` command;
-- :mod:`.stats_cli`: the ``seaice-explorer stats`` command.
+- :mod:`.stats_cli`: the ``seaice-explorer stats`` command;
+- :mod:`.baselines`, :mod:`.assimilation_scores`: observation-guided ensembles (issue 22) against the
+  climatological ensemble and deterministic inpainting, with proper ensemble scores over held-out days.
 """

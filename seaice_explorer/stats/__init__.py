@@ -24,6 +24,7 @@ Example: a ramp disc (sic = 1 inside 300 km, 0 beyond 700 km) has its MIZ betwee
 
 from .distances import Distribution, area_weighted_rmse, energy_distance, iiee, ocean_values, wasserstein1
 from .ensemble import mean_std_maps, miz_frequency
+from .probabilistic import coverage, ensemble_iiee, fair_crps, rank_flatness, rank_histogram, spread_skill, sps
 from .spectra import band_power, default_bands, power_spectrum
 from .state import (
     area,
@@ -46,4 +47,6 @@ __all__ = [
     "default_bands", "energy_distance", "extent", "ice_edge_length", "ice_mask", "iiee", "mean_std_maps",
     "mean_thickness", "miz_area", "miz_frequency", "miz_mask", "miz_width", "ocean_values", "power_spectrum",
     "state_stats", "volume", "wasserstein1",
+    # ensemble scores against one true field (issue 22)
+    "coverage", "ensemble_iiee", "fair_crps", "rank_flatness", "rank_histogram", "spread_skill", "sps",
 ]
