@@ -27,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .checkpoints import build_module
 from .configs import DenoiserConfig, VAEConfig
 from .errors import SeaIceInputError
+from .recipe import PAPER, SAMPLER_TABLE
 from .training.presets import PRESET_GRID_SIZE, PRESETS, preset_hyperparameters
 
 #: the speed-up of latent over data-space sampling Finn et al. 2024 report at 512²
@@ -35,10 +36,10 @@ NETWORKS: tuple[str, ...] = ("dm U-Net", "ldm U-Net", "VAE decoder")
 
 
 def nfe(sampler: str, steps: int) -> int:
-    """Network evaluations of ``steps`` sampler steps: Heun 2n − 1 (Karras et al. 2022, Alg. 1), else n."""
+    """Network evaluations of ``steps`` sampler steps, from the sampler table (Heun 2n − 1, Karras et al. 2022, Alg. 1)."""
     if int(steps) < 1:  # 0 steps would give -1 evaluations and ratios that look plausible
         raise SeaIceInputError("steps", f"{steps} sampler steps", "Use an integer >= 1")
-    return 2 * steps - 1 if sampler == "heun" else steps
+    return SAMPLER_TABLE[sampler].evaluations(int(steps))
 
 
 def preset_configs(preset: str, grid_size: int | None = None) -> dict[str, VAEConfig | DenoiserConfig]:
@@ -99,7 +100,7 @@ def time_evaluation(config: VAEConfig | DenoiserConfig, repeat: int = 3, device:
     return statistics.median(times[1:])
 
 
-def preset_flops(preset: str, sampler: str = "heun", steps: int = 20, timed: bool = False) -> dict[str, Any]:
+def preset_flops(preset: str, sampler: str = PAPER.sampler, steps: int = PAPER.steps, timed: bool = False) -> dict[str, Any]:
     """Each network of ``preset`` (params, FLOPs) and the predicted dm ÷ ldm sampling-cost ratio;
     ``timed``: also the seconds of one evaluation on the CPU and the ratio those seconds predict."""
     cfgs = preset_configs(preset)
@@ -122,7 +123,7 @@ def preset_flops(preset: str, sampler: str = "heun", steps: int = 20, timed: boo
     return out
 
 
-def flop_report(presets: Sequence[str] | None = None, sampler: str = "heun", steps: int = 20,
+def flop_report(presets: Sequence[str] | None = None, sampler: str = PAPER.sampler, steps: int = PAPER.steps,
                 timed: bool = False) -> dict[str, Any]:
     """:func:`preset_flops` of every preset (default: all), JSON-ready, with the paper's measured ratio."""
     nfe(sampler, steps)  # refuse steps < 1 before building any network

@@ -17,13 +17,14 @@ import xarray as xr
 
 from ..data import open_reference
 from ..diffusion.generate import generate
+from ..recipe import PAPER, QUICK
 from ..registry import discover
 from .compare import ReferenceSummary, score_set
 
 log = logging.getLogger(__name__)
 
 #: sampler -> steps; NFE: Heun 2n − 1 (5, 9, 15, 19, 39), DPM-Solver++(2M) n (5, 8, 12, 20, 40)
-NFE_GRID: Mapping[str, tuple[int, ...]] = {"heun": (3, 5, 8, 10, 20), "dpmpp-2m": (5, 8, 12, 20, 40)}
+NFE_GRID: Mapping[str, tuple[int, ...]] = {PAPER.sampler: (3, 5, 8, 10, 20), QUICK.sampler: (5, 8, 12, 20, 40)}
 SCORES: tuple[str, ...] = ("extent_w1_1e6km2", "miz_area_w1_1e6km2", "miz_freq_rmse")
 
 

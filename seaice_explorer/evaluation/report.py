@@ -20,6 +20,7 @@ import xarray as xr
 
 from .. import __version__
 from ..outputs import atomic_file
+from ..recipe import PAPER
 from ..variables import VARIABLES
 from .compare import ReferenceSummary, SetSummary
 from .neighbours import NeighbourReport
@@ -189,14 +190,12 @@ class RunInfo:
     checkpoints: dict[str, str] = field(default_factory=dict)
     n_floor: int | None = None  # states per draw of the reference-split noise floor
     n_baseline: int | None = None  # states per draw of the baseline period
-    sampler: str = "heun"
+    sampler: str = PAPER.sampler
 
     @property
     def sampler_text(self) -> str:
-        """E.g. ``Heun, 20 steps (39 network evaluations)``."""
-        nfe = 2 * self.steps - 1 if self.sampler == "heun" else self.steps
-        name = {"heun": "Heun", "dpmpp-2m": "DPM-Solver++(2M)"}.get(self.sampler, self.sampler)
-        return f"{name}, {self.steps} steps ({nfe} network evaluations)"
+        """E.g. ``Heun, 20 steps (39 network evaluations)`` (the sampler table's label and cost)."""
+        return PAPER.replace(sampler=self.sampler, steps=self.steps).describe()
 
 
 def verdicts_markdown(verdicts: Verdicts) -> str:
