@@ -221,9 +221,9 @@ def test_covered_tabs_build_nothing_until_uncovered(served_state):
             Maps.drawn += 1
             return pn.pane.Markdown("maps")
 
-    display, built = Display(covered=True), []
+    display, built, other = Display(covered=True), [], pn.pane.Markdown("another ready-made view")
     tabs = lazy_tabs(served_state, ("Maps", Maps()), ("MIZ", lambda: built.append("miz") or pn.pane.Markdown("miz")),
-                     covered=display.param.covered)
+                     ("Other", other), covered=display.param.covered)
     model = tabs.get_root()
     served_state.seed = 6
     served_state.generate()
@@ -232,6 +232,7 @@ def test_covered_tabs_build_nothing_until_uncovered(served_state):
     assert Maps.drawn == 0 and built == []  # covered: neither the ready-made view nor a content function ran
     display.covered = False
     assert Maps.drawn == 1 and built == []  # the shown tab is drawn once uncovered
+    assert "maps" in model.tabs[0].child.children[0].text  # its own view, not another tab's
     display.covered = True
     display.covered = False
     served_state.seed = 7
@@ -239,6 +240,8 @@ def test_covered_tabs_build_nothing_until_uncovered(served_state):
     assert Maps.drawn == 1  # a ready-made view is drawn once: it updates itself
     tabs.active = 1
     assert built == ["miz"]
+    tabs.active = 2
+    assert tabs[2]._inner_layout[0] is other  # each ready-made tab keeps its own view
     tabs._cleanup(model)
 
 

@@ -55,8 +55,7 @@ def lazy_tabs(state: ExplorerState, *tabs: tuple[str, Viewable | Callable[[], Vi
             tab = pn.panel(pn.bind(_while_shown(index, tab), out.param.active, cover, state.param.results,
                                    state.param.reference_data, *watch), lazy=True, sizing_mode="stretch_width")
         elif covered is not None:
-            view = tab
-            tab = pn.panel(pn.bind(_while_shown(index, lambda: view, once=True), out.param.active, covered),
+            tab = pn.panel(pn.bind(_while_shown(index, lambda view=tab: view, once=True), out.param.active, covered),
                            lazy=True, sizing_mode="stretch_width")
         out.append((name, tab))
     return out
