@@ -17,7 +17,7 @@ from pathlib import Path
 from seaice_explorer.evaluation.reports import read_parts, summarise_parts
 
 
-HEADER = "# Verdicts per sampling seed"
+HEADER = "# Verdicts per "
 
 
 def _seed(folder: Path) -> str:
@@ -26,24 +26,26 @@ def _seed(folder: Path) -> str:
     return words[words.index("--seed") + 1] if "--seed" in words else "?"
 
 
-def seed_table(folders: list[Path]) -> str:
+def seed_table(folders: list[Path], labels: list[str] | None = None, note: str | None = None,
+               title: str = "sampling seed") -> str:
+    """The table; ``labels`` name the columns (default ``seed <sampling seed>``), ``note`` replaces the intro."""
     runs = [read_parts(f / "findings.json") for f in folders]
     if not runs or any(len(r) != len(runs[0]) for r in runs) or not runs[0]:
         raise SystemExit("every folder needs a findings.json with the same parts")
-    seeds = [_seed(f) for f in folders]
+    heads = labels or [f"seed {_seed(f)}" for f in folders]
     n = runs[0][0].n
-    lines = [f"{HEADER} (n = {n} per setting)", "",
-             "Each column is one run of the same `evaluate` command with another `--seed` (the sampling seed; the "
-             "models, the reference and the rules are the same). Effect (interval, at the level its rule uses).", "",
-             "| finding | part | " + " | ".join(f"seed {s}" for s in seeds) + " | same in all |",
-             "|---|---|" + "---|" * len(seeds) + "---|"]
+    intro = note or ("Each column is one run of the same `evaluate` command with another `--seed` (the sampling "
+                     "seed; the models, the reference and the rules are the same).")
+    lines = [f"{HEADER}{title} (n = {n} per setting)", "", intro + " Effect (interval, at the level its rule uses).", "",
+             "| finding | part | " + " | ".join(heads) + " | same in all |",
+             "|---|---|" + "---|" * len(heads) + "---|"]
     for parts in zip(*runs):
         name = parts[0].part.split(" (not judged")[0]
         cells = [f"{p.verdict}: {p.effect:.3g} ({p.ci_low:.3g} to {p.ci_high:.3g})" for p in parts]
         same = "yes" if len({p.verdict for p in parts}) == 1 else "**no**"
         lines.append(f"| {parts[0].finding} | {name} | " + " | ".join(cells) + f" | {same} |")
-    lines += ["", "| finding | " + " | ".join(f"seed {s}" for s in seeds) + " | same in all |",
-              "|---|" + "---|" * len(seeds) + "---|"]
+    lines += ["", "| finding | " + " | ".join(heads) + " | same in all |",
+              "|---|" + "---|" * len(heads) + "---|"]
     summaries = [summarise_parts(r) for r in runs]
     for findings in zip(*summaries):
         verdicts = [f.verdict for f in findings]
@@ -56,10 +58,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--labels", nargs="+", default=None, help="column names, one per folder (default: seed N)")
+    ap.add_argument("--title", default="sampling seed", help="what differs between the columns, for the title")
+    ap.add_argument("--note", default=None, help="the sentence that says what differs between the columns")
     args = ap.parse_args()
+    if args.labels is not None and len(args.labels) != len(args.folders):
+        raise SystemExit("give one --labels entry per folder")
     if args.out.exists() and not args.out.read_text().startswith(HEADER):
         raise SystemExit(f"{args.out} exists and was not written by this script: choose another --out")
-    args.out.write_text(seed_table(args.folders))
+    args.out.write_text(seed_table(args.folders, args.labels, args.note, args.title))
     print(args.out.read_text())
 
 
