@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "animate": ("seaice_explorer.diffusion.animate_cli", "one sample's denoising as an animated GIF / MP4 for slides"),
     "assimilate": ("seaice_explorer.assimilation.cli", "posterior states of a backend given observations (DPS, MMPS, RePaint)"),
     "evaluate": ("seaice_explorer.evaluation.evaluate", "paper-style comparison of backends vs a reference"),
+    "assimilation-report": ("seaice_explorer.evaluation.assimilation_cli", "score observation-guided ensembles on held-out 2019 days against baselines"),
     "bench": ("seaice_explorer.bench", "time sampling and training, side by side"),
 }
 
