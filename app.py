@@ -78,6 +78,7 @@ def create_app(argv: Sequence[str] | None = None):
     from seaice_explorer.ui.views.header import Header
     from seaice_explorer.ui.views.layout import RESIZE_PARAMS, Display
     from seaice_explorer.ui.views.maps_view import MapsView
+    from seaice_explorer.ui.views.observations_view import ObservationsView
     from seaice_explorer.ui.views.presentation import PRESENTATION_CSS
     from seaice_explorer.ui import tour
     from seaice_explorer.ui import session
@@ -101,11 +102,10 @@ def create_app(argv: Sequence[str] | None = None):
         location.sync(display, DISPLAY_URL_PARAMS, on_error=warn)
     sized = dict(state=state, display=display)
     denoise = DenoiseView(**sized)
-    tabs = lazy_tabs(
-        state, *zip(TABS, (MapsView(**sized), MizView(**sized).content, SmoothingView(**sized).content, denoise,
-                           AboutView(state=state).content)), watch=[display.param[p] for p in RESIZE_PARAMS],
-        covered=display.param.covered, sizing_mode="stretch_width",
-    )
+    views = (MapsView(**sized), MizView(**sized).content, SmoothingView(**sized).content, denoise,
+             AboutView(state=state).content, ObservationsView(**sized))
+    tabs = lazy_tabs(state, *zip(TABS, views), watch=[display.param[p] for p in RESIZE_PARAMS],
+                     covered=display.param.covered, sizing_mode="stretch_width")
     connect_session(state, autogenerate=not args.no_autogenerate)  # the page's first generation comes first
     tour_view, tour_keys = tour.mount(state, display, tabs, submit=session.server_queue().submit,
                                       prepare_now=not (args.no_tour_prep or args.no_autogenerate), on_error=warn)

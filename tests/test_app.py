@@ -58,7 +58,7 @@ def test_create_app_builds_an_offline_template_without_a_server(app_module):
     template = app_module.create_app([])
     assert isinstance(template, pn.template.BootstrapTemplate)
     tabs = _tabs(template)  # below the guided tour's card
-    assert list(tabs._names) == ["Maps", "MIZ statistics", "Smoothing", "Watch it denoise", "About"]
+    assert list(tabs._names) == ["Maps", "MIZ statistics", "Smoothing", "Watch it denoise", "About", "Observations"]
     assert tabs.dynamic
 
 

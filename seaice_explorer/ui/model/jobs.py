@@ -171,7 +171,7 @@ class Job:
 
 
 @contextmanager
-def _outcome(job: Job, failure: str) -> Iterator[None]:
+def outcome(job: Job, failure: str) -> Iterator[None]:
     """Record how the worker ended: cancelled, failed (``failure: error``) or done."""
     try:
         yield
@@ -200,7 +200,7 @@ class Runner:
                                 models_dir=self.models_dir, **kw)
 
     def ensemble(self, job: Job, reference: analysis.ReferenceData) -> None:
-        with _outcome(job, "Generation failed"):
+        with outcome(job, "Generation failed"):
             for key in job.plan:
                 if key.backend in job.results:
                     continue
@@ -215,7 +215,7 @@ class Runner:
 
     def trajectory(self, job: Job) -> None:
         key = job.plan[0]
-        with _outcome(job, f"Could not record the denoising of {key.backend}"):
+        with outcome(job, f"Could not record the denoising of {key.backend}"):
             if job.trajectory is None:
                 job.phase = f"recording {key.backend} ({key.steps} steps)"
                 _, replay = self._generate(job, key, return_trajectory=True)

@@ -14,7 +14,8 @@ from ...registry import BOUNDS, BOUNDS_LABELS, ModelEntry, Registry
 
 #: The app's tabs, in order: the one table of their names (app.py lays them out, the tour opens them).
 MAPS, MIZ, SMOOTHING, DENOISE, ABOUT = "Maps", "MIZ statistics", "Smoothing", "Watch it denoise", "About"
-TABS = (MAPS, MIZ, SMOOTHING, DENOISE, ABOUT)
+OBSERVATIONS = "Observations"
+TABS = (MAPS, MIZ, SMOOTHING, DENOISE, ABOUT, OBSERVATIONS)
 
 INTRO = """\
 **Sea-ice explorer** lets you generate Arctic sea-ice states with diffusion models and
@@ -87,6 +88,49 @@ patterns (left) to the smallest details the grid can hold (right). If a model's 
 the reference's on the right, its maps are **smoother** than reality — the paper found this for
 the latent models.
 """
+
+OBSERVATIONS_HELP = """\
+### Filling the gaps
+Satellites never see everything: there is a hole around the pole, gaps between their passes, and
+cloudy or broken data. Here we take one day of the record named below, **hide part of it** (the grey cells of the
+*observed* map) and ask a diffusion model what the hidden sea ice probably looked like, given what
+it can see. It answers with an **ensemble**: many different maps that all agree with the
+observations. Where the members agree, the *spread* is small and the *probability of ice* is near
+0 % or 100 %; where they disagree, the model is unsure. The true map of that day is **held out**:
+guess first, then press *Reveal truth* and compare. The table scores the ensemble in the hidden
+cells against two simple rivals: the *climatology* (the same time of year in other years) and
+*inpainting* (smoothly filling the gap from its edges). Lower CRPS and IIEE (the area where the
+ice edge is wrong) are better; *coverage* is how often the truth lies within the members' range,
+and an honest ensemble reaches the *calibrated* value beside it.
+"""
+
+NO_OBSERVATION = """\
+Choose a day, which cells to hide and a model, then press **Run**: the maps appear here.
+A box can be drawn on the observed map (hold **shift** and drag) to hide your own region.
+"""
+
+#: The hidden-cell choices of the Observations tab: label -> mask name (``data.masks.MASKS`` and the drawn box).
+MASK_LABELS = {"ice-edge box (1,000 km)": "edge_box", "pole hole (north of 84.5°N)": "pole_hole",
+               "swath gap (a 500 km band)": "swath_gap", "sparse (5 % of cells seen)": "sparse",
+               "my box (shift + drag on the observed map)": "drawn box"}
+
+
+def edges_caption(revealed: bool) -> str:
+    """What the lines on the probability map are."""
+    truth = ("the **black** line the truth's." if revealed else
+             "the truth's edge appears in **black** once revealed.")
+    return ("On the *probability of ice* map the **orange** line is the 15 % ice edge of the ensemble median; "
+            + truth)
+
+
+def observations_source(kind: str, period: str, *, held_out: bool = False, credit: str = "") -> str:
+    """Where the observed days come from, said plainly (``kind``: the reference's own description)."""
+    if "synthetic" in kind.lower():
+        return (f"The days come from **{kind}**, {period}: they are **SYNTHETIC**, made by this project's "
+                "generator, not observations of the real Arctic.")
+    held = ", a year the models never trained on" if held_out else ""
+    return f"The days come from **{kind}**, {period}{held}." + (f" {credit}." if credit else "")
+
 
 NO_RESULTS = """\
 Nothing generated yet: choose models and settings on the left and press **Generate**. The
