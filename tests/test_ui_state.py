@@ -521,3 +521,29 @@ def test_a_reference_loaded_off_the_page_is_pushed_to_it(fake, reference):
         assert state._loading is None and state.message_level == "error" and "broken.nc" in state.message
     finally:
         service.shutdown(5.0)
+
+
+def test_a_generation_cancelled_before_it_ran_is_pushed_to_the_page(fake, reference):
+    """Cancel while the job still waits in the page's queue: it never runs, and the page is told (not left running)."""
+    from seaice_explorer.ui.model.jobs import SessionQueue
+    from seaice_explorer.ui.model.service import GenerationService
+
+    service = GenerationService(workers=1)
+    try:
+        state = make_state(fake, reference, executor=SessionQueue(service, "page"))
+        state.load_reference()
+        hold, release = threading.Event(), threading.Event()
+        service.submit("page", lambda t: (hold.set(), release.wait(10)), replace=False)  # the page's turn is busy
+        assert hold.wait(10)
+        ended = threading.Event()
+        state.push = lambda: ended.set() if not state.poll() else None
+        state.seed = 41
+        job = state.generate()  # queued behind the busy turn
+        assert state.running and not job.finished
+        state.cancel()
+        release.set()
+        assert ended.wait(10)  # pushed although the worker never ran it
+        assert job.cancelled and not state.running and state.status == "cancelled"
+        assert not any(c["seed"] == 41 for c in fake.calls)
+    finally:
+        service.shutdown(5.0)

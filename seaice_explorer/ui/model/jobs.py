@@ -241,8 +241,9 @@ class SessionQueue:
 
         def done(ticket: Ticket) -> None:
             for job in jobs:
-                if not job.finished:  # never ran
+                if not job.finished:  # never ran: it ends as cancelled, and its page is told
                     job.cancelled = job.finished = True
+                    job.push(force=True)
             if ticket.error:
                 result.set_exception(RuntimeError(ticket.error))
             elif ticket.cancelled:
