@@ -4,6 +4,8 @@ the map specs the view draws from them; with the drawn-box mask and the climatol
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -11,8 +13,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ...data.masks import EDGE_THRESHOLD, ocean_cells
-from ...evaluation.baselines import climatology_maker
+from ...data.masks import EDGE_THRESHOLD, make_mask, observe, ocean_cells
+from ...errors import SeaIceInputError
+from ...evaluation.assimilation_scores import day_state, score_day
+from ...evaluation.baselines import climatology_maker, inpainting_maker
 from ...plots.maps import MapGeometry, MapSpec, field_spec
 from ...recipe import Recipe
 
@@ -20,6 +24,9 @@ from ...recipe import Recipe
 DRAWN_BOX = "drawn box"
 #: The variable shown and scored (the one both families model).
 VARIABLE = "sic"
+#: Score columns of the table: score_day's key -> display name.
+SCORE_COLUMNS = {"crps": "fair CRPS", "iiee": "IIEE [10³ km²]", "coverage": "coverage",
+                 "coverage_expected": "calibrated coverage", "spread": "spread", "rmse": "RMSE of mean"}
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,42 @@ def climatology(record: xr.Dataset, obs: xr.Dataset, n: int, seed: int) -> xr.Da
     if pool.size == 0:  # a one-year record: every other day of it
         pool = np.flatnonzero(times.normalize() != day.normalize())
     return climatology_maker(record.isel(time=pool))(obs, n, seed)
+
+def box_of(mask: str) -> tuple[float, float, float, float]:
+    """The box of a ``"box x0 x1 y0 y1"`` mask name."""
+    x0, x1, y0, y1 = (float(v) for v in mask.split()[1:])
+    return x0, x1, y0, y1
+
+
+def compute(key: ObservationKey, record: xr.Dataset, geometry: MapGeometry,
+            condition: Callable[[xr.Dataset], xr.Dataset], pool: xr.Dataset | None,
+            phase: Callable[[str], None]) -> ObservationResult:
+    """One run (any thread): observe the day through its mask, ``condition`` on what is seen, make the
+    climatology (from ``pool``, when given) and the inpainting, score all in the hidden cells.
+    ``phase`` is told each stage (it may raise to cancel)."""
+    t0 = time.perf_counter()
+    phase(f"observing {key.day} through {key.mask}")
+    state = day_state(record, key.day)
+    hidden = box_mask(state, box_of(key.mask)) if key.mask.startswith("box ") else make_mask(key.mask, state, key.recipe.seed)
+    if not hidden.values.any():
+        raise SeaIceInputError(None, "the mask hides no ocean cell", "Pick another mask or draw a box over the sea")
+    obs = observe(state, hidden)
+    phase(f"conditioning {key.backend} on the observations ({key.recipe.n} × {key.recipe.steps} steps, {key.method})")
+    t1 = time.perf_counter()
+    ensemble = condition(obs).load()
+    seconds = time.perf_counter() - t1
+    phase("climatology, inpainting and scores")
+    sources = {f"posterior · {key.backend} ({key.method})": ensemble,
+               "inpainting (harmonic)": inpainting_maker()(obs, None, key.recipe.seed)}
+    if pool is not None:
+        clim = climatology(pool, obs, key.recipe.n, key.recipe.seed)
+        sources[f"climatology ({clim.sizes['sample']} days)"] = clim
+    scores = {}
+    for name, members in sources.items():
+        got = score_day(state, hidden, members, variable=VARIABLE, seed=key.recipe.seed)
+        scores[name] = {k: float(got[k]) for k in SCORE_COLUMNS}
+    return ObservationResult(key, state, hidden, obs.squeeze("time", drop=True), ensemble, scores,
+                             geometry, seconds, time.perf_counter() - t0)
 
 
 # --------------------------------------------------------------------------- map specs (no HoloViews)

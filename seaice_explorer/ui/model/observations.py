@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import lru_cache
@@ -30,16 +29,13 @@ import param
 import xarray as xr
 
 from ...data import open_reference
-from ...data.masks import MASKS, make_mask, observe
-from ...errors import SeaIceInputError
-from ...evaluation.assimilation_scores import day_state, score_day
-from ...evaluation.baselines import inpainting_maker
+from ...data.masks import MASKS
 from ...recipe import PAPER, Recipe
 from ...registry import ModelEntry
 from ...runtime import release_memory
 from . import analysis
 from .jobs import Job, StepCallback, outcome
-from .observation_results import DRAWN_BOX, VARIABLE, ObservationKey, ObservationResult, box_mask, climatology
+from .observation_results import DRAWN_BOX, SCORE_COLUMNS, ObservationKey, ObservationResult, box_mask, compute
 from .service import Cancelled
 from .state import ExplorerState
 
@@ -57,9 +53,6 @@ DEFAULT_METHOD = "mmps"
 #: The module behind the conditioning; it loads torch, so it is imported on first use (as the CLI's
 #: command table does), never when the page starts.
 ASSIMILATION_MODULE = "seaice_explorer.assimilation"
-#: Score columns of the table: score_day's key -> display name.
-SCORE_COLUMNS = {"crps": "fair CRPS", "iiee": "IIEE [10³ km²]", "coverage": "coverage",
-                 "coverage_expected": "calibrated coverage", "spread": "spread", "rmse": "RMSE of mean"}
 
 
 class AssimilateFn(Protocol):
@@ -269,38 +262,13 @@ class ObservationsState(param.Parameterized):
 
     def _compute(self, job: Job, key: ObservationKey, truth: analysis.ReferenceData,
                  record: str | None) -> ObservationResult:
-        t0 = time.perf_counter()
-        self._phase(job, f"observing {key.day} through {key.mask}")
-        state = day_state(truth.ds, key.day)
-        hidden = (box_mask(state, self.box_of(key.mask)) if key.mask.startswith("box ")
-                  else make_mask(key.mask, state, key.recipe.seed))
-        if not hidden.values.any():
-            raise SeaIceInputError(None, "the mask hides no ocean cell", "Pick another mask or draw a box over the sea")
-        obs = observe(state, hidden)
-        self._phase(job, f"conditioning {key.backend} on the observations ({key.recipe.n} × {key.recipe.steps} "
-                         f"steps, {key.method})")
-        t1 = time.perf_counter()
-        ensemble = self.assimilate_fn(key.backend, obs, key.recipe, obs_sigma=key.obs_sigma, method=key.method,
+        def condition(obs: xr.Dataset) -> xr.Dataset:
+            return self.assimilate_fn(key.backend, obs, key.recipe, obs_sigma=key.obs_sigma, method=key.method,
                                       device=self.explorer.device, models_dir=self.explorer.registry.models_dir,
-                                      callback=job.on_step).load()
-        seconds = time.perf_counter() - t1
-        self._phase(job, "climatology, inpainting and scores")
-        sources = {f"posterior · {key.backend} ({key.method})": ensemble,
-                   "inpainting (harmonic)": inpainting_maker()(obs, None, key.recipe.seed)}
-        if record is not None:
-            clim = climatology(self.record_loader(record), obs, key.recipe.n, key.recipe.seed)
-            sources[f"climatology ({clim.sizes['sample']} days)"] = clim
-        scores = {}
-        for name, members in sources.items():
-            got = score_day(state, hidden, members, variable=VARIABLE, seed=key.recipe.seed)
-            scores[name] = {k: float(got[k]) for k in SCORE_COLUMNS}
-        return ObservationResult(key, state, hidden, obs.squeeze("time", drop=True), ensemble, scores,
-                                 truth.geometry, seconds, time.perf_counter() - t0)
+                                      callback=job.on_step)
 
-    @staticmethod
-    def box_of(mask: str) -> tuple[float, float, float, float]:
-        x0, x1, y0, y1 = (float(v) for v in mask.split()[1:])
-        return x0, x1, y0, y1
+        pool = self.record_loader(record) if record is not None else None
+        return compute(key, truth.ds, truth.geometry, condition, pool, lambda phase: self._phase(job, phase))
 
     def cancel(self) -> None:
         """Ask the running run to stop at its next sampler step."""
