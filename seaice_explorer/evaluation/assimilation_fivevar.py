@@ -28,7 +28,7 @@ import xarray as xr
 from ..data import open_reference
 from ..data.reference import make_reference
 from ..errors import SeaIceInputError
-from .assimilation_runs import MakerSpec, row_folder, row_path, seconds_per_member, write_netcdf
+from .assimilation_runs import MakerSpec, open_rows, row_folder, row_path, seconds_per_member, write_netcdf
 from .assimilation_scores import score_day
 from .assimilation_summary import mean_ci, ratio_ci
 from .bootstrap import DEFAULT_REPLICATES, derived_seed
@@ -139,13 +139,9 @@ def run_fivevar(work: Path, truth: xr.Dataset, specs: Sequence[MakerSpec], *, se
 
 def load_fivevar(work: Path, seed: int, key: str) -> xr.Dataset | None:
     """The rows of one maker on dim ``day`` (None when there is none)."""
-    files = sorted((row_folder(work, STAGE, seed, key) / ROW_MASK).glob("*.nc"))
-    if not files:
+    rows = open_rows(sorted((row_folder(work, STAGE, seed, key) / ROW_MASK).glob("*.nc")))
+    if not rows:
         return None
-    rows = []
-    for f in files:
-        with xr.open_dataset(f) as ds:
-            rows.append(ds.load())
     return xr.concat(rows, "day", combine_attrs="drop_conflicts")
 
 

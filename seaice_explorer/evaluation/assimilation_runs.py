@@ -191,16 +191,21 @@ def run_rows(work: Path, stage: str, truth: xr.Dataset, days: Sequence[pd.Timest
     return done
 
 
-def load_rows(folder: Path) -> xr.Dataset | None:
-    """Every row under ``folder`` (``<mask>/<day>.nc``) as one Dataset on (day, mask), NaN where a row is
-    missing; ``rank_counts`` on (day, mask, rank). None when there is no row."""
-    files = sorted(Path(folder).glob("*/*.nc"))
-    if not files:
-        return None
+def open_rows(files: list[Path]) -> list[xr.Dataset]:
+    """The cached row files, loaded (and closed)."""
     rows = []
     for f in files:
         with xr.open_dataset(f) as ds:
             rows.append(ds.load())
+    return rows
+
+
+def load_rows(folder: Path) -> xr.Dataset | None:
+    """Every row under ``folder`` (``<mask>/<day>.nc``) as one Dataset on (day, mask), NaN where a row is
+    missing; ``rank_counts`` on (day, mask, rank). None when there is no row."""
+    rows = open_rows(sorted(Path(folder).glob("*/*.nc")))
+    if not rows:
+        return None
     days = sorted({pd.Timestamp(r["day"].values[0]) for r in rows})
     masks = list(dict.fromkeys(str(r["mask"].values[0]) for r in rows))
     ranks = max(r.sizes.get("rank", 0) for r in rows)
