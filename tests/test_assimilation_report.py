@@ -22,6 +22,7 @@ from seaice_explorer.evaluation import assimilation_runs as runs
 from seaice_explorer.evaluation import assimilation_stages as stages
 from seaice_explorer.evaluation.assimilation_scores import assimilation_days, day_state
 from seaice_explorer.evaluation.assimilation_summary import TARGETS, Estimate, diff_ci, dispersion, effect_word, ratio_ci
+from seaice_explorer.evaluation.assimilation_verdicts import read_verdicts
 from seaice_explorer.evaluation.baselines import inpainting_maker
 from seaice_explorer.grid import default_grid
 from seaice_explorer.outputs import mark_folder
@@ -142,6 +143,12 @@ def test_report_reads_the_knobs_and_writes_the_folder(tuned, tiny_models: Path, 
     for text in ("## Targets", "## Calibration finding", "## Scores", "## Speed", "edge_box 2/62", chosen):
         assert text in readme
     assert any(v in readme for v in ("| met |", "| missed |", "| not resolved |"))
+    verdicts = read_verdicts(out)  # the README's targets as data: the tour quotes these
+    assert verdicts.report_days == 62 and verdicts.members == 16 and verdicts.days_scored == 2
+    crps = verdicts.target("ldm-gaussian", "edge_box", "crps_ratio")
+    assert crps["days"] == 2 and crps["verdict"] in ("met", "missed", "not resolved") and "≤ 0.8" in crps["rule"]
+    assert f"| {crps['verdict']} |" in readme and verdicts.target("ldm-gaussian", "pole_hole", "crps_ratio") is None
+    assert verdicts.calibration_of("ldm-gaussian", "edge_box")["expected"] == pytest.approx(15 / 17)
     assert toys.calls[("unconditional", "ldm-gaussian")] == 2 and toys.calls[("posterior", "ldm-gaussian",
                                                                                  chosen)] == 2
 
@@ -161,6 +168,13 @@ def test_a_rerun_does_no_new_work(tuned, tiny_models: Path, truth: xr.Dataset) -
     cli.run(parse("--report-only", *common(tmp, tiny_models)), only.factories(), truth=truth)
     assert sum(only.calls.values()) == 0
     assert "edge_box 3/62" in (tmp / "out" / "README.md").read_text()
+
+
+def test_a_corrupt_verdicts_file_is_named(tmp_path: Path) -> None:
+    assert read_verdicts(tmp_path) is None  # no report: nothing to quote
+    (tmp_path / "verdicts.json").write_text('{"targets": []}')
+    with pytest.raises(ValueError, match="verdicts.json is not a verdicts file.*--report-only"):
+        read_verdicts(tmp_path)
 
 
 def test_report_without_knobs_is_refused(tmp_path: Path, tiny_models: Path, truth: xr.Dataset) -> None:
@@ -262,3 +276,27 @@ def test_couplings_count_thickness_over_open_water_and_bin_it() -> None:
     top = len(five.SIC_BINS) - 2  # sic 0.95 falls in the last bin
     assert got["truth_sit_sum"][top] / got["truth_sit_count"][top] == pytest.approx(1.9)
     assert got["sit_sum"][0] / got["sit_count"][0] == pytest.approx(0.25)  # (0.5 + 0) / 2 over open water
+
+
+def test_a_backend_scored_on_fewer_masks_and_a_new_out_folder(tuned, tmp_path: Path, tiny_models: Path,
+                                                               truth: xr.Dataset) -> None:
+    """The data-space model is scored on two masks of four: its other masks have no verdict (not NaN, which
+    JSON can't hold), and a report folder that does not exist yet is made."""
+    tmp, _ = tuned
+    work = tmp_path / "work"
+    work.mkdir()
+    knobs = json.loads((tmp / "work" / "knobs.json").read_text())
+    knobs["backends"]["ldm-censored"] = knobs["backends"]["ldm-gaussian"]
+    (work / "knobs.json").write_text(json.dumps(knobs))
+    base = ["--stage", "report", "--max-days", "2", "--work", str(work), "--out", str(tmp_path / "new" / "out"),
+            "--models", str(tiny_models), "--replicates", "200", "--device", "cpu"]
+    toys = Toys(truth)
+    assert cli.run(parse(*base, "--backends", "ldm-gaussian", "--masks", "edge_box", "pole_hole"),
+                   toys.factories(), truth=truth) == 0
+    assert cli.run(parse(*base, "--backends", "ldm-censored", "--masks", "edge_box"), toys.factories(),
+                   truth=truth) == 0
+    verdicts = read_verdicts(tmp_path / "new" / "out")
+    assert verdicts.calibration_of("ldm-gaussian", "pole_hole") is not None
+    assert verdicts.calibration_of("ldm-censored", "edge_box") is not None
+    assert verdicts.calibration_of("ldm-censored", "pole_hole") is None
+    assert verdicts.target("ldm-censored", "pole_hole", "crps_ratio") is None

@@ -10,8 +10,9 @@ aborts and records every request that does not go to 127.0.0.1, then:
   button, saving ``stepN_<stop>.png`` of each into docs/screenshots/tour/, and checks on each that
   its slide, its words and its picture (made once per server) are shown, and the picture ends
   inside the window;
-- saves the view shown (a slide's picture) as a PNG, and "Explore this" opens the live maps at the
-  last stop's settings;
+- saves the view shown (a slide's picture) as a PNG; "Explore this" on the last stop (filling the
+  gaps) opens the Observations tab on the run the slide shows, at once (from the server's bank); the tour
+  reopened, "Explore this" on the speed stop opens the live maps at its settings;
 - requires no console errors.
 """
 
@@ -32,7 +33,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 CHECKPOINTS = ("dm", "vae-gaussian", "ldm-gaussian", "vae-censored", "ldm-censored")
 SHOTS = ROOT / "docs" / "screenshots" / "tour"
 WINDOW = {"width": 1920, "height": 1080}
-STOPS = ("ice", "denoise", "latent", "finding1", "finding2", "finding3", "speed")
+STOPS = ("ice", "denoise", "latent", "finding1", "finding2", "finding3", "speed", "gaps")
 pytestmark = pytest.mark.browser
 
 #: Boxes [x, y, width, height] (px) of the visible plot canvases in the page, through every shadow root
@@ -228,7 +229,17 @@ def test_the_tour_in_presentation_mode(server, page, tmp_path):
             info.value.save_as(target)
             assert Image.open(target).format == "PNG"
     print("seconds per step (click or key to the stop's card):", {k: round(v, 2) for k, v in seconds.items()})
-    page.get_by_role("button", name="Explore this").click()  # the live dashboard at the last stop's settings
+    page.get_by_role("button", name="Explore this").click()  # the gap filling: the Observations tab, its run
+    expect(page.locator(".tour-card")).to_be_hidden()
+    expect(page.locator(".obs-status")).to_contain_text("done in", timeout=30_000)  # the bank's run, not a new one
+    expect(page.locator(".observation-scores")).to_contain_text("inpainting")
+    page.wait_for_timeout(2000)  # let Bokeh paint the maps
+    _save(page, "explore_gaps.png")
+    page.get_by_role("button", name="Guided tour").click()
+    expect(page.locator(".tour-title")).to_contain_text(f"1 / {len(STOPS)}")
+    for k in range(2, STOPS.index("speed") + 2):
+        _show_stop(page, k, key=True)
+    page.get_by_role("button", name="Explore this").click()  # the live dashboard at the speed stop's settings
     expect(page.locator(".tour-card")).to_be_hidden()
     assert len(_wait_map_widths(page, 300, count=3)) >= 3  # the reference and the two backends, live
     _save(page, "explore_speed.png")

@@ -42,7 +42,8 @@ class FakeAssimilate:
         if self.fail is not None:
             raise self.fail
         for step in range(recipe.steps):
-            callback({"i": step, "sigma": 1.0, "x": None, "denoised": None})
+            if callback is not None:
+                callback({"i": step, "sigma": 1.0, "x": None, "denoised": None})
             if self.gate is not None:
                 self.gate.wait(5)
         rng = np.random.default_rng(recipe.seed + zlib.crc32(backend.encode()) % 1000)

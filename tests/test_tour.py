@@ -18,7 +18,8 @@ from seaice_explorer.ui.views.presentation import key_action
 from seaice_explorer.ui.tour import Bank, Tour, apply_stop, plan, prepare
 from seaice_explorer.ui.tour import content, story
 from seaice_explorer.ui.tour.bank import reports_for
-from test_ui_state import CENS, DATA, GAUSS, FakeGenerator, make_state  # shared fakes
+from test_observations_ui import FakeAssimilate  # shared fakes
+from test_ui_state import CENS, DATA, GAUSS, FakeGenerator, make_state
 from test_ui_state import g32, reference  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def reports_dir(tmp_path, monkeypatch):
 def prepared(g32, reference, reports_dir):  # noqa: F811
     fake = FakeGenerator(g32)
     state = make_state(fake, reference)
-    tour = Tour(state)
+    tour = Tour(state, assimilate_fn=FakeAssimilate(), record_loader=lambda spec: reference.ds)
     pushes = []
     tour.bank.subscribe(lambda: pushes.append(len(tour.bank.content)))
     tour.prepare()  # no submit here: made inline, as a server does on its worker
@@ -46,20 +47,22 @@ def prepared(g32, reference, reports_dir):  # noqa: F811
 
 def test_stops_pick_backends_by_kind_and_decoder_not_name(g32, reference):  # noqa: F811
     stops = {s.key: s for s in plan(make_state(FakeGenerator(g32), reference).registry)}
-    assert list(stops) == ["ice", "denoise", "latent", "finding1", "finding2", "finding3", "speed"]
+    assert list(stops) == ["ice", "denoise", "latent", "finding1", "finding2", "finding3", "speed", "gaps"]
     assert stops["denoise"].replay == DATA and stops["latent"].replay == CENS
     assert stops["finding1"].backends == (DATA, GAUSS, CENS) and stops["finding1"].report_bounds == "native"
     assert stops["finding3"].backends == (GAUSS, CENS) and stops["finding3"].report_bounds == "clamp"
     assert not any(stops[f"finding{i}"].generated for i in (1, 2, 3))  # drawn from the report
     assert stops["speed"].backends == (DATA, GAUSS) and stops["ice"].dataset == "default"
+    assert stops["gaps"].observes and stops["gaps"].keys() == [] and stops["gaps"].tab == "Observations"
 
 
 def test_the_server_makes_every_stop_once_and_pushes_each(prepared):
     fake, state, tour, pushes = prepared
     bank = tour.bank
     assert bank.done and list(bank.content) == [s.key for s in tour.stops]
-    assert pushes == [1, 2, 3, 4, 5, 6, 7, 7]  # one push per stop drawn, one when done
+    assert pushes == [1, 2, 3, 4, 5, 6, 7, 8, 8]  # one push per stop drawn, one when done
     assert len(fake.calls) == 4  # two replays and the speed pair: the findings generate nothing
+    assert len(tour.observe.keywords["assimilate_fn"].calls) == 1  # the gap filling, once
     for stop in tour.stops:
         c = bank.content[stop.key]
         assert c.problem is None and c.picture is not None, (stop.key, c.problem)
@@ -67,7 +70,8 @@ def test_the_server_makes_every_stop_once_and_pushes_each(prepared):
         assert c.picture_html.startswith(f'<img src="data:image/{c.picture_format};base64,')
         assert (c.forest is not None) == stop.key.startswith("finding"), stop.key
     tour.prepare()  # once per server: a second page does not make it again
-    assert len(fake.calls) == 4 and pushes[-1] == 7 and len(pushes) == 8
+    assert len(fake.calls) == 4 and pushes[-1] == 8 and len(pushes) == 9
+    assert len(tour.observe.keywords["assimilate_fn"].calls) == 1
 
 
 def test_a_page_only_restyles_layers_and_a_late_stop_arrives_by_push(g32, reference, reports_dir):  # noqa: F811
@@ -77,7 +81,7 @@ def test_a_page_only_restyles_layers_and_a_late_stop_arrives_by_push(g32, refere
     from seaice_explorer.ui.tour.views import HIDDEN, SHOWN, STACK_CSS, TourView, is_shown, layer
 
     state = make_state(FakeGenerator(g32), reference)
-    tour = Tour(state)
+    tour = Tour(state, assimilate_fn=FakeAssimilate(), record_loader=lambda spec: reference.ds)
     tabs = pn.Tabs(("Maps", pn.pane.Markdown("m")))
     view = TourView(tour=tour, display=Display(), tabs=tabs)
     panes = {k: (view.words[k], view.pictures[k], view.slots[k], view.texts[k]) for k in view.slots}
@@ -95,7 +99,7 @@ def test_a_page_only_restyles_layers_and_a_late_stop_arrives_by_push(g32, refere
         assert [k for k, slot in view.slots.items() if is_shown(slot)] == [key] and not is_shown(tabs)
         assert [k for k, text in view.texts.items() if is_shown(text)] == [key]
         assert all(obj.styles["grid-area"] == "1 / 1" for obj in layers)  # one cell: the stack keeps its height
-        assert f"{step} / 7" in view.title.object
+        assert f"{step} / 8" in view.title.object
     assert list(view.stack.objects) == stack  # nothing added
     assert {k: (view.words[k], view.pictures[k], view.slots[k], view.texts[k]) for k in view.slots} == panes
     tour.go(0)
@@ -117,6 +121,53 @@ def test_explore_opens_the_dashboard_at_the_stop(prepared):
     tour.go(6)  # finding 3: nothing generated for it, so exploring it generates live
     tour.explore()
     assert list(state.results) == [GAUSS, CENS] and len(fake.calls) == calls + 2 and state.bounds == "clamp"
+
+
+def test_explore_opens_the_observations_tab_on_the_gap_filling_run(prepared, reference):  # noqa: F811
+    """"Filling the gaps" runs the Observations tab's opening run once per server; Explore this opens the
+    tab on that very result (from the cache, nothing conditioned again), whether the tab is built before
+    or after."""
+    from seaice_explorer.ui.model import observations as obs
+
+    _, state, tour, _ = prepared
+    assimilate = tour.observe.keywords["assimilate_fn"]
+    run = tour.bank.observations["gaps"]
+    assert run.key.backend == GAUSS and run.key.mask == "edge_box" and run.key.method == "mmps"
+    assert run.key.day == str(obs.default_day(reference)) and run.n == 8
+    before = obs.ObservationsState(state, assimilate_fn=assimilate, record_loader=lambda spec: reference.ds)
+    state.cache.lru.clear()  # evicted from the results cache: the bank still has it
+    tour.go(8)
+    assert tour.explore().key == "gaps" and tour.step == 0 and state.observe == run.key
+    after = obs.ObservationsState(state, assimilate_fn=assimilate, record_loader=lambda spec: reference.ds)
+    assert before.result is run and after.result is run and len(assimilate.calls) == 1
+    assert (after.preset, after.n, after.method, str(after.day)) == ("edge_box", 8, "mmps", run.key.day)
+    tour.go(8)
+    tour.explore()  # again: the tab opens it again, still from the cache
+    assert before.result is run and len(assimilate.calls) == 1
+
+
+def _verdicts_file(folder: Path, backend: str, verdict: str) -> None:
+    est = {"estimate": 0.61, "ci_low": 0.52, "ci_high": 0.74, "days": 40, "level": 0.9}
+    targets = [{"backend": backend, "maker": f"{backend} posterior", "mask": "edge_box", "target": "crps_ratio",
+                "rule": "CRPS ÷ climatological ensemble's CRPS ≤ 0.8", "verdict": verdict, **est}]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "verdicts.json").write_text(json.dumps({"report_days": 62, "members": 16, "level": 0.9,
+                                                      "targets": targets, "calibration": [], "censored": None}))
+
+
+def test_the_gap_words_quote_the_report_of_held_out_days(prepared, reports_dir):
+    _, state, tour, _ = prepared
+    stop = tour.stops[-1]
+    shown = story.Shown(state.registry, observation=tour.bank.observations["gaps"])
+    words = story.story(stop, shown, reports_for(state.registry))
+    assert tour.bank.observations["gaps"].key.day in words and "No report of held-out days" in words
+    _verdicts_file(reports_dir / "assimilation", GAUSS, "met")
+    words = story.story(stop, shown, reports_for(state.registry))
+    assert "On 40 held-out days" in words and "0.61 [0.52–0.74] (target ≤ 0.8: **met**)" in words
+    assert "62 report days" in story.footer(stop, reports_for(state.registry))
+    _verdicts_file(reports_dir / "assimilation", CENS, "missed")  # another backend judged: not quoted for this one
+    assert "has not scored" in story.story(stop, shown, reports_for(state.registry))
+    assert "could not run it" in story.story(stop, story.Shown(state.registry), reports_for(state.registry))
 
 
 def test_the_first_stop_shows_the_busiest_ice_edge(g32, reference, reports_dir):  # noqa: F811
@@ -295,7 +346,7 @@ def test_a_loaded_page_gets_no_new_bokeh_model_from_the_tour(g32, reference, rep
     from seaice_explorer.ui.tour.views import TourView
 
     state = make_state(FakeGenerator(g32), reference)
-    tour = Tour(state)
+    tour = Tour(state, assimilate_fn=FakeAssimilate(), record_loader=lambda spec: reference.ds)
     tabs = pn.Tabs(("Maps", pn.pane.Markdown("m")))
     view = TourView(tour=tour, display=Display(), tabs=tabs)
     doc = Document()

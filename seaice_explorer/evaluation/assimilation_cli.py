@@ -38,6 +38,7 @@ from .assimilation_readme import ReadmeInfo, fivevar_section, readme_text
 from .assimilation_knobs import COMMAND, GUIDANCES, OBS_SIGMA, OBSERVED_DATASET, STEPS, Knob, family, read_knobs
 from .assimilation_runs import REPORT_N, TUNE_N
 from .assimilation_scores import TRUTH_SOURCE, assimilation_days
+from .assimilation_verdicts import verdicts_record
 from .bootstrap import DEFAULT_REPLICATES
 from .evaluate import device_text
 
@@ -123,6 +124,7 @@ def build_report(args: argparse.Namespace, registry: Registry, factories: stages
                  knobs: dict[str, Any] | None, truth: xr.Dataset) -> Path:
     """Rewrite ``--out`` from every row in ``--work`` (the report stage's and the SYNTHETIC stage's)."""
     n = stage_n(args, "report")
+    args.out.mkdir(parents=True, exist_ok=True)  # the figures are drawn into it first
     entries = [registry.get(name) for name in (knobs or {}).get("backends", {}) if name in registry.names]
     specs = stages.report_specs(entries, knobs, n, factories)
     rows = rep.collect(args.work, args.seed, specs)
@@ -143,7 +145,8 @@ def build_report(args: argparse.Namespace, registry: Registry, factories: stages
     section = fivevar_section(five_summary, dates, args.fivevar_seed, fivevar_knob(args).describe())
     readme = readme_text(info, summary, knobs, figures, section)
     rep.write_report(args.out, readme, rows, labels, knobs=knobs,
-                     fivevar=five.fivevar_dataset(five_rows) if five_rows else None, figures=figures)
+                     fivevar=five.fivevar_dataset(five_rows) if five_rows else None, figures=figures,
+                     verdicts=verdicts_record(summary, len(assimilation_days()["report"]), n))
     return args.out
 
 

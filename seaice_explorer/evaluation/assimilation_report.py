@@ -9,6 +9,7 @@ edge. :func:`write_report` writes the folder::
     OUT/scores.nc             every row: scores on (maker, mask, day), rank counts on (maker, mask, day, rank)
     OUT/fivevar_scores.nc     SYNTHETIC five-variable rows (when there are any)
     OUT/knobs.json            a copy of the knobs the posteriors ran with
+    OUT/verdicts.json         the targets, calibration and censored effect as data (:mod:`.assimilation_verdicts`)
     OUT/example.png           one report day on the edge box, one row per backend
     OUT/rank_histograms.png   pooled rank histograms per mask
 
@@ -35,6 +36,7 @@ from ..plots.assimilation_figures import example_png, rank_histograms_png
 from ..stats.probabilistic import rank_flatness
 from .assimilation_runs import COMMAND, ROW_VARS, MakerSpec, example_path, load_rows, row_folder
 from .assimilation_scores import day_state
+from .assimilation_verdicts import VERDICTS_FILE
 from .assimilation_summary import TARGETS, Estimate, diff_ci, dispersion, effect_word, mean_ci, ratio_ci
 from .bootstrap import DEFAULT_REPLICATES, derived_seed
 
@@ -132,8 +134,10 @@ def _targets(out: ReportSummary, label: str, days: pd.DatetimeIndex, replicates:
 
 
 def _calibration(out: ReportSummary, label: str) -> None:
-    """Coverage against (m − 1)/(m + 1) and spread–skill against 1, per mask, by their intervals."""
+    """Coverage against (m − 1)/(m + 1) and spread–skill against 1, per mask it was scored on, by their intervals."""
     for mask, per in out.table.items():
+        if mask not in out.rows[label].mask.values:
+            continue
         t = per[label]
         expected = t["coverage_expected"].estimate
         out.calibration.append({"maker": label, "backend": out.specs[label].backend, "mask": mask,
@@ -242,7 +246,7 @@ def rank_figure(out: Path, rows: Mapping[str, xr.Dataset], specs: Mapping[str, M
 
 def write_report(out: Path, readme: str, rows: Mapping[str, xr.Dataset], specs: Mapping[str, MakerSpec], *,
                  knobs: Mapping | None = None, fivevar: xr.Dataset | None = None,
-                 figures: Sequence[Path | None] = ()) -> list[Path]:
+                 figures: Sequence[Path | None] = (), verdicts: Mapping | None = None) -> list[Path]:
     """The folder's files (figures already drawn into ``out`` are listed from ``figures``)."""
     out.mkdir(parents=True, exist_ok=True)
     mark_folder(out, "report", COMMAND)
@@ -251,6 +255,9 @@ def write_report(out: Path, readme: str, rows: Mapping[str, xr.Dataset], specs: 
         files.append(write_dataset(fivevar.assign_attrs(created_by(COMMAND)), out / "fivevar_scores.nc"))
     if knobs is not None:
         files.append(write_text(out / "knobs.json", json.dumps(knobs, indent=2, ensure_ascii=False) + "\n"))
+    if verdicts is not None:
+        files.append(write_text(out / VERDICTS_FILE, json.dumps(verdicts, indent=1, ensure_ascii=False,
+                                                                allow_nan=False) + "\n"))
     files += [f for f in figures if f is not None]
     files.append(write_text(out / "README.md", readme))
     log.info("wrote %s/ (%s)", out, ", ".join(f.name for f in files))

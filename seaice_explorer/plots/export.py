@@ -30,6 +30,7 @@ def draw_map(fig, ax, spec: MapSpec, *, show_miz: bool = True, title_size: float
     from matplotlib.colors import ListedColormap
 
     xx, yy = _mesh(spec)
+    ax.set_facecolor(spec.nodata)  # no data never looks like 100 % ice (white)
     land = np.ma.masked_where(~spec.geometry.land, np.ones(spec.geometry.shape))
     ax.pcolormesh(xx, yy, land, cmap=ListedColormap([LAND_COLOUR]), shading="nearest", rasterized=True)
     mesh = ax.pcolormesh(xx, yy, np.ma.masked_invalid(spec.values), cmap=spec.cmap,

@@ -194,6 +194,7 @@ class MapSpec:
     cmap: str | list[str]
     clim: tuple[float, float]
     miz: np.ndarray | None = None  # (H, W) display-grid sic for the MIZ contours, or None
+    nodata: str = NODATA_COLOUR  # drawn where ``values`` is NaN off land (PNG export)
 
 
 def field_spec(values: np.ndarray, geometry: MapGeometry, variable: str, title: str, *,

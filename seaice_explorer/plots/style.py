@@ -20,6 +20,8 @@ COAST_COLOUR = "#4a4a4a"
 #: Background where a map has no data (outside the grid, or a variable the data set lacks),
 #: so it never looks like 100 % ice (white in the concentration colour map).
 NODATA_COLOUR = "#e3e6ea"
+#: Cells hidden from an observation (the Observations tab, the gap-filling pictures): a darker grey.
+HIDDEN_COLOUR = "#8c929b"
 #: MIZ contour colours: ice edge (0.15) and pack-ice edge (0.80).
 MIZ_COLOURS = MappingProxyType({0.15: "#ffd23f", 0.80: "#ee4266"})
 #: Colour map of difference maps (generated minus reference).

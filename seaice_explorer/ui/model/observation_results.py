@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -18,6 +18,7 @@ from ...errors import SeaIceInputError
 from ...evaluation.assimilation_scores import day_state, score_day
 from ...evaluation.baselines import climatology_maker, inpainting_maker
 from ...plots.maps import MapGeometry, MapSpec, field_spec
+from ...plots.style import HIDDEN_COLOUR
 from ...recipe import Recipe
 
 #: The preset of a box drawn on the observed map (x0, x1, y0, y1 in the grid's projected metres).
@@ -147,10 +148,11 @@ def _values(da: xr.DataArray) -> np.ndarray:
 
 
 def observed_spec(res: ObservationResult) -> MapSpec:
-    """What was observed: the hidden cells are NaN (drawn as no data)."""
+    """What was observed: the hidden cells are NaN, drawn in :data:`~seaice_explorer.plots.style.HIDDEN_COLOUR`."""
     sic = _values(res.observed[VARIABLE])
-    return field_spec(sic, res.geometry, VARIABLE, f"observed · {res.key.day} · {100 * res.hidden_share:.0f} % hidden",
+    spec = field_spec(sic, res.geometry, VARIABLE, f"observed · {res.key.day} · {100 * res.hidden_share:.0f} % hidden",
                       miz=sic)
+    return replace(spec, nodata=HIDDEN_COLOUR)
 
 
 def truth_spec(res: ObservationResult, reveal: bool) -> MapSpec:

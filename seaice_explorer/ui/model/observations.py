@@ -20,6 +20,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
+from datetime import date
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -31,11 +32,12 @@ import xarray as xr
 from ...data import open_reference
 from ...data.masks import MASKS
 from ...recipe import PAPER, Recipe
-from ...registry import ModelEntry
+from ...registry import ModelEntry, Registry
 from ...runtime import release_memory
 from . import analysis
 from .jobs import Job, StepCallback, outcome
-from .observation_results import DRAWN_BOX, SCORE_COLUMNS, ObservationKey, ObservationResult, box_mask, compute
+from .observation_results import (DRAWN_BOX, SCORE_COLUMNS, ObservationKey, ObservationResult, box_mask, box_of,
+                                  compute)
 from .service import Cancelled
 from .state import ExplorerState
 
@@ -85,6 +87,41 @@ def default_backend(entries: list[ModelEntry], selected: list[str]) -> str | Non
     return ranked[0].name if ranked else None
 
 
+def default_day(ref: analysis.ReferenceData) -> date | None:
+    """The record's day nearest :data:`DEFAULT_MONTH_DAY` of its last year (None for a record without dates)."""
+    if "time" not in ref.ds.indexes:
+        return None
+    dates = ref.ds.indexes["time"].normalize()
+    target = pd.Timestamp(dates.max().year, *DEFAULT_MONTH_DAY)
+    return dates[int(np.argmin(np.abs((dates - target).days)))].date()
+
+
+def opening_key(registry: Registry, dataset: str, spec: str, truth: analysis.ReferenceData, *, n: int = 8,
+                steps: int = 10, seed: int = 0, preset: str = "edge_box", obs_sigma: float = 0.05) -> ObservationKey | None:
+    """The run the tab opens on (its defaults: the fastest backend, the default method and day, the ice-edge
+    box); the tour's "Filling the gaps" shows it. None when the data set has no backend or no dated day."""
+    backend = default_backend(registry.for_dataset(dataset), registry.default_selection(dataset))
+    day = default_day(truth)
+    if backend is None or day is None:
+        return None
+    return ObservationKey(backend, spec, str(day), preset, float(obs_sigma), methods_for(registry.get(backend))[0],
+                          RECIPE.replace(n=n, steps=steps, seed=seed))
+
+
+def run_key(key: ObservationKey, truth: analysis.ReferenceData, *, models_dir: Any, record: str | None, device: str,
+            assimilate_fn: AssimilateFn = default_assimilate,
+            record_loader: Callable[[str], xr.Dataset] = open_record, callback: StepCallback | None = None,
+            phase: Callable[[str], None] = lambda _: None) -> ObservationResult:
+    """One run (any thread): ``key``'s day observed, conditioned, scored against the climatology of ``record``
+    (the data set's whole record, when it has one) and harmonic inpainting (:func:`.observation_results.compute`)."""
+    def condition(obs: xr.Dataset) -> xr.Dataset:
+        return assimilate_fn(key.backend, obs, key.recipe, obs_sigma=key.obs_sigma, method=key.method, device=device,
+                             models_dir=models_dir, callback=callback)
+
+    pool = record_loader(record) if record is not None else None
+    return compute(key, truth.ds, truth.geometry, condition, pool, phase)
+
+
 class ObservationsState(param.Parameterized):
     """Settings, results and actions of one page's Observations tab (a page's :class:`ExplorerState`)."""
 
@@ -121,9 +158,12 @@ class ObservationsState(param.Parameterized):
         self.push: Callable[[], None] | None = None
         self._job: Job | None = None
         self._loading: tuple[str, Future] | None = None
+        self._opening: ObservationKey | None = None  # a run to open once the record is loaded
         super().__init__(**params)
         explorer.param.watch(lambda _: self._on_dataset(sync=False), ["dataset"])
         self._on_dataset(sync=True)
+        explorer.param.watch(lambda event: self.open(event.new), ["observe"])
+        self.open(explorer.observe)
 
     # ------------------------------------------------------------------ the data set: backends, truth
     def _on_dataset(self, sync: bool) -> None:
@@ -172,11 +212,10 @@ class ObservationsState(param.Parameterized):
         dates = ref.ds.indexes["time"].normalize()
         first, last = dates.min().date(), dates.max().date()
         self.param.day.bounds = (first, last)
-        day = self.day
-        if day is None or not first <= day <= last:
-            target = pd.Timestamp(last.year, *DEFAULT_MONTH_DAY)
-            day = dates[int(np.argmin(np.abs((dates - target).days)))].date()
+        day = self.day if self.day is not None and first <= self.day <= last else default_day(ref)
         self.param.update(truth=ref, day=day, status="")
+        if self._opening is not None:
+            self.open(self._opening)
 
     def _poll_truth(self) -> None:
         spec, future = self._loading  # type: ignore[misc]
@@ -192,6 +231,26 @@ class ObservationsState(param.Parameterized):
             self._use_truth(ref)
 
     # ------------------------------------------------------------------ a run
+    def open(self, key: ObservationKey | None) -> Job | None:
+        """Set the tab to ``key``'s settings and run it: from the cache at once when it is there (the tour's
+        Explore this puts it there). Waits for the record when it is still loading."""
+        if key is None:
+            return None
+        if self.truth is None or self._loading is not None:
+            self._opening = key
+            return None
+        self._opening = None
+        if key.truth != self._truth_spec() or key.backend not in self.param.backend.objects:
+            self.explorer.notify(f"Cannot open the run of {key.backend} on {key.truth}: data set "
+                                 f"{self.explorer.dataset} is shown.", "warning")
+            return None
+        drawn = key.mask.startswith("box ")
+        self.backend = key.backend  # first: it sets the methods the backend runs
+        self.param.update(method=key.method, day=date.fromisoformat(key.day), preset=DRAWN_BOX if drawn else key.mask,
+                          box=box_of(key.mask) if drawn else self.box, obs_sigma=key.obs_sigma, n=key.recipe.n,
+                          steps=key.recipe.steps, seed=key.recipe.seed, reveal=False)
+        return self.run()
+
     def mask_name(self) -> str:
         """The mask as the cache key names it."""
         return self.preset if self.preset != DRAWN_BOX else "box " + " ".join(f"{v:.0f}" for v in self.box)
@@ -262,13 +321,9 @@ class ObservationsState(param.Parameterized):
 
     def _compute(self, job: Job, key: ObservationKey, truth: analysis.ReferenceData,
                  record: str | None) -> ObservationResult:
-        def condition(obs: xr.Dataset) -> xr.Dataset:
-            return self.assimilate_fn(key.backend, obs, key.recipe, obs_sigma=key.obs_sigma, method=key.method,
-                                      device=self.explorer.device, models_dir=self.explorer.registry.models_dir,
-                                      callback=job.on_step)
-
-        pool = self.record_loader(record) if record is not None else None
-        return compute(key, truth.ds, truth.geometry, condition, pool, lambda phase: self._phase(job, phase))
+        return run_key(key, truth, models_dir=self.explorer.registry.models_dir, record=record,
+                       device=self.explorer.device, assimilate_fn=self.assimilate_fn, record_loader=self.record_loader,
+                       callback=job.on_step, phase=lambda phase: self._phase(job, phase))
 
     def cancel(self) -> None:
         """Ask the running run to stop at its next sampler step."""

@@ -45,6 +45,9 @@ class ExplorerState(Settings):
     message_level = param.Selector(default="info", objects=["info", "success", "warning", "error"], precedence=-1)
     message_serial = param.Integer(default=0, precedence=-1, doc="Bumped on every message (notify even if repeated).")
     stale = param.Boolean(default=False, precedence=-1, doc="Settings differ from the results shown.")
+    observe = param.Parameter(default=None, precedence=-1,
+                              doc="observation_results.ObservationKey the Observations tab opens on and runs (set by "
+                                  "the tour's Explore this); the tab reads it when built and whenever it changes.")
 
     def __init__(self, registry: Registry, *, generate_fn: GenerateFn | None = None,
                  reference_loader: ReferenceLoader | None = None, sources: Mapping[str, str] | None = None,

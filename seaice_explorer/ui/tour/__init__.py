@@ -1,4 +1,4 @@
-"""The guided tour: seven stops a teacher clicks through, made once per server; :func:`mount` is its one seam.
+"""The guided tour: eight stops a teacher clicks through, made once per server; :func:`mount` is its one seam.
 
 - :mod:`.stops`: what each stop shows (picked from the registry by kind and decoder);
 - :mod:`.story`: its words, with the evaluation reports' numbers; :mod:`.content`: its pictures;

@@ -3,7 +3,8 @@ pushed to the pages that wait for them.
 
 :func:`prepare` runs once per server (after the warm-up, on the generation service's worker): for
 each stop in tour order it generates what the stop shows (:data:`.stops.TOUR_RECIPE`; nothing for
-the finding stops, which draw the evaluation report) and draws its content (:mod:`.content`). Each
+the finding stops, which draw the evaluation report; the Observations tab's opening run for "Filling
+the gaps") and draws its content (:mod:`.content`). Each
 stop's content is pushed to the pages as soon as it is drawn (:meth:`Bank.subscribe`): no page polls.
 """
 
@@ -18,10 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ...evaluation.assimilation_verdicts import VERDICTS_FILE, AssimilationVerdicts, assimilation_folder, read_verdicts
 from ...evaluation.reports import FINDINGS_FILE, Report, read_report, report_folder
 from ...registry import Registry
 from ..model import analysis
 from ..model.jobs import GenerationKey, Job, ResultCache, Runner
+from ..model.observation_results import ObservationKey, ObservationResult
+from ..model.observations import opening_key
 from ..model.state import ExplorerState
 from . import content, story
 from .stops import OBSERVED_DATASET, Stop, family
@@ -29,6 +33,9 @@ from .stops import OBSERVED_DATASET, Stop, family
 log = logging.getLogger(__name__)
 
 Listener = Callable[[], None]
+#: Runs one observation key on a loaded reference, with the climatology of a data set's record (its
+#: source, or None): :func:`seaice_explorer.ui.model.observations.run_key`. What "Filling the gaps" shows.
+Observe = Callable[[ObservationKey, analysis.ReferenceData, "str | None"], ObservationResult]
 
 
 @dataclass
@@ -37,6 +44,7 @@ class Bank:
 
     items: dict[GenerationKey, object] = field(default_factory=dict)
     content: dict[str, content.StopContent] = field(default_factory=dict)
+    observations: dict[str, ObservationResult] = field(default_factory=dict)  # stop key -> its run
     ref_index: dict[str, int] = field(default_factory=dict)  # reference -> the state the stops show of it
     loaded: set[str] = field(default_factory=set)  # references loaded (so cached: switching to one is instant)
     total: int = 0
@@ -102,11 +110,25 @@ def current_report(dataset: str) -> Report | None:
     return _report(folder, (table.stat().st_mtime, findings.stat().st_mtime if findings.is_file() else 0.0))
 
 
+@functools.lru_cache(maxsize=4)
+def _verdicts(folder: Path, mtime: float) -> AssimilationVerdicts | None:
+    return read_verdicts(folder)
+
+
+def current_verdicts() -> AssimilationVerdicts | None:
+    """The gap-filling report's verdicts as they are on disk now (None without a report)."""
+    folder = assimilation_folder()
+    path = folder / VERDICTS_FILE
+    return _verdicts(folder, path.stat().st_mtime) if path.is_file() else None
+
+
 def reports_for(registry: Registry) -> story.Reports:
-    """The reports the tour quotes: its family's and, when another, the observed data set's."""
+    """The reports the tour quotes: its family's and, when another, the observed data set's; the
+    gap-filling report's verdicts."""
     home = family(registry)
     return story.Reports(family=current_report(home),
-                         observed=current_report(OBSERVED_DATASET) if home != OBSERVED_DATASET else None)
+                         observed=current_report(OBSERVED_DATASET) if home != OBSERVED_DATASET else None,
+                         assimilation=current_verdicts())
 
 
 def busiest_state(reference: analysis.ReferenceData) -> int:
@@ -133,11 +155,22 @@ def _results(stop: Stop, runner: Runner, reference: analysis.ReferenceData | Non
             bank.items[key] = hit
 
 
+def _observe(stop: Stop, reference: analysis.ReferenceData | None, bank: Bank, registry: Registry,
+             sources: Mapping[str, str], observe: Observe | None) -> None:
+    if stop.key in bank.observations or observe is None or reference is None:
+        return
+    key = opening_key(registry, stop.dataset, sources[stop.reference], reference)
+    if key is None:
+        raise ValueError(f"data set {stop.dataset} has no backend to condition or no dated day")
+    bank.observations[stop.key] = observe(key, reference, registry.dataset_source(stop.dataset))
+
+
 def prepare(bank: Bank, stops: Sequence[Stop], runner: Runner, registry: Registry,
             load_reference: Callable[[str], analysis.ReferenceData], sources: Mapping[str, str],
-            reports: Callable[[], story.Reports]) -> None:
+            reports: Callable[[], story.Reports], observe: Observe | None = None) -> None:
     """Generate what every stop shows and draw its content, in tour order, into ``bank``; each stop is
-    pushed to the pages once drawn. A failure is logged and leaves that stop's words saying so."""
+    pushed to the pages once drawn. ``observe`` runs the gap filling (without it that stop says its
+    picture is missing). A failure is logged and leaves that stop's words saying so."""
     bank.total = len(stops)
     for stop in stops:
         reference = None
@@ -147,14 +180,17 @@ def prepare(bank: Bank, stops: Sequence[Stop], runner: Runner, registry: Registr
                 if stop.reference not in bank.loaded:
                     bank.loaded.add(stop.reference)
                     bank.ref_index[stop.reference] = busiest_state(reference)
-            if stop.generated:
+            if stop.observes:
+                _observe(stop, reference, bank, registry, sources, observe)
+            elif stop.generated:
                 _results(stop, runner, reference, bank)
         except Exception as err:  # noqa: BLE001 - the stop then says its picture is missing
             log.warning("the tour could not prepare %r: %s", stop.key, err)
         keys = stop.keys() if stop.generated else []
         shown = story.Shown(registry, reference, bank.ref_index.get(stop.reference, 0),
                             next((bank.items[k] for k in keys if k in bank.items), None) if stop.replay else None,
-                            {k.backend: bank.items[k] for k in keys if k in bank.items and not stop.replay})
+                            {k.backend: bank.items[k] for k in keys if k in bank.items and not stop.replay},
+                            bank.observations.get(stop.key))
         bank.content[stop.key] = content.build(stop, shown, reports())
         bank.notify()
     bank.done = True
@@ -164,7 +200,17 @@ def prepare(bank: Bank, stops: Sequence[Stop], runner: Runner, registry: Registr
 
 def apply_stop(s: ExplorerState, stop: Stop, bank: Bank) -> None:
     """Set the session's state to the stop's settings ("Explore this"); its results come from the bank
-    when they are there (at once), otherwise the state generates them."""
+    when they are there (at once), otherwise the state generates them. The gap filling opens the
+    Observations tab on its run (:attr:`ExplorerState.observe`)."""
+    if stop.observes:
+        result = bank.observations.get(stop.key)
+        if stop.dataset in s.param.dataset.objects and s.dataset != stop.dataset:
+            s.dataset = stop.dataset
+        if result is not None:
+            s.cache.put(result.key, result)
+            s.observe = None  # the tab opens the run even when it was opened before
+            s.observe = result.key
+        return
     bank.restore(s.cache, stop.keys())
     auto, s.auto_regenerate = s.auto_regenerate, False  # one generate below, not one per changed setting
     try:

@@ -1,6 +1,6 @@
 """What each tour stop shows, made once per server: its words, its forest plot and its picture (no Panel).
 
-Every session of a server shows the same seven stops, so they are drawn here once, as static
+Every session of a server shows the same eight stops, so they are drawn here once, as static
 full-resolution images by the export code (:mod:`seaice_explorer.plots.export`,
 :mod:`~seaice_explorer.plots.animate`), and every page only shows them: a page costs the server its
 image strings, not a set of live plots, and a step changes nothing but which layer is visible.
@@ -30,6 +30,7 @@ from ...evaluation.reports import Report
 from ...registry import Registry
 from ...variables import VARIABLES
 from ..model import analysis
+from ..model import observation_results as observed
 from . import story
 from .stops import Stop
 
@@ -125,7 +126,18 @@ def _finding_picture(stop: Stop, maps: xr.Dataset, report: Report, registry: Reg
 
 
 # --------------------------------------------------------------------------- the generated stops
+def _gaps_picture(res: observed.ObservationResult) -> bytes:
+    """What was observed, one member, the mean and the spread (the truth stays for the Observations tab)."""
+    specs = [observed.observed_spec(res), observed.member_spec(res, 0), observed.mean_spec(res),
+             observed.spread_spec(res)]
+    return export.maps_png(specs, width_px=WIDE_PX)
+
+
 def _generated_picture(stop: Stop, shown: story.Shown) -> tuple[bytes, str]:
+    if stop.observes:
+        if shown.observation is None:
+            raise ValueError("the gap filling did not run")
+        return _gaps_picture(shown.observation), "png"
     if stop.replay:
         if shown.trajectory is None:
             raise ValueError(f"no denoising of {stop.replay} was recorded")

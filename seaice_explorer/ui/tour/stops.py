@@ -1,10 +1,10 @@
-"""The guided tour's seven stops: what each shows, picked from the registry by kind and decoder (no Panel).
+"""The guided tour's eight stops: what each shows, picked from the registry by kind and decoder (no Panel).
 
 A stop names its data set, backends, bounds, replayed backend and the app tab that explores it;
 :mod:`.story` says it in two or three sentences and :mod:`.content` draws its picture, once per
 server. The finding stops show the evaluation report's own summaries (the samples its verdicts
-rest on), so nothing is generated for them; the other stops are generated once per server with
-:data:`TOUR_RECIPE`.
+rest on), so nothing is generated for them; "Filling the gaps" runs the Observations tab's opening
+run once per server; the other stops are generated once per server with :data:`TOUR_RECIPE`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ...configs import DEFAULT_DATASET
 from ...recipe import PAPER, CacheKey, cache_key
 from ...registry import ModelEntry, Registry
-from ..model.texts import DENOISE, MAPS, MIZ, SMOOTHING  # the tab "Explore this" opens
+from ..model.texts import DENOISE, MAPS, MIZ, OBSERVATIONS, SMOOTHING  # the tab "Explore this" opens
 
 #: What the generated stops show: the paper's sampler (Heun, 20 steps), 8 samples, clamped to the bounds.
 TOUR_RECIPE = PAPER.replace(n=8, bounds="clamp")
@@ -27,7 +27,7 @@ OBSERVED_DATASET = "osisaf"
 class Stop:
     """One step of the tour: what it shows, and the dashboard settings that explore it."""
 
-    key: str  # ice, denoise, latent, finding1, finding2, finding3, speed
+    key: str  # ice, denoise, latent, finding1, finding2, finding3, speed, gaps
     title: str
     tab: str
     dataset: str
@@ -37,6 +37,7 @@ class Stop:
     variable: str = "sic"
     generated: bool = True  # False: the picture comes from the evaluation report, nothing is generated
     report_bounds: str = "native"  # the report's setting shown: each backend's own output, or one bounds mode
+    observes: bool = False  # True: the Observations tab's opening run (gap filling), not a generation
 
     @property
     def reference(self) -> str:
@@ -49,7 +50,10 @@ class Stop:
         return TOUR_RECIPE.replace(bounds=self.bounds, n=1 if self.replay else TOUR_RECIPE.n)
 
     def keys(self) -> list[CacheKey]:
-        """The cache keys of what this stop shows (as :meth:`ExplorerState.plan` / ``record_trajectory`` make them)."""
+        """The cache keys of what this stop shows (as :meth:`ExplorerState.plan` / ``record_trajectory`` make them;
+        none for the gap filling, whose key is the Observations tab's)."""
+        if self.observes:
+            return []
         if self.replay:
             return [cache_key(self.replay, self.recipe, "trajectory")]
         return [cache_key(b, self.recipe, self.reference) for b in self.backends]
@@ -88,4 +92,5 @@ def plan(registry: Registry) -> list[Stop]:
         Stop("finding3", "Finding 3: the bounds and the marginal ice zone", MIZ, home, decoders, bounds="clamp",
              generated=False, report_bounds="clamp"),  # like against like: both decoders clamped
         Stop("speed", "Speed", MAPS, home, pair, bounds="raw"),
+        Stop("gaps", "Filling the gaps", OBSERVATIONS, observed, observes=True),
     ]

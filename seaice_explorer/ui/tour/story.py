@@ -2,8 +2,8 @@
 
 Every number comes from somewhere named: the verdicts and scores from the evaluation reports
 (:mod:`seaice_explorer.evaluation.reports`: ``docs/evaluation/`` for the synthetic family,
-``docs/evaluation-<dataset>/`` for another, e.g. the OSI SAF observations), the shapes, dates and
-timings from what the page shows. A report that is missing or does not test a finding is said so.
+``docs/evaluation-<dataset>/`` for another, e.g. the OSI SAF observations) and the gap-filling report
+(``docs/assimilation/verdicts.json``), the shapes, dates and timings from what the page shows. A report that is missing or does not test a finding is said so.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ...data.readers import dataset_label
+from ...evaluation.assimilation_summary import TARGETS
+from ...evaluation.assimilation_verdicts import AssimilationVerdicts
 from ...evaluation.findings import score_ratios
 from ...evaluation.rules import EQUIVALENCE_MARGIN
 from ...evaluation.reports import Report
 from ...registry import Registry
 from ...trajectory import Trajectory
-from ..model import analysis, timing
+from ..model import analysis, texts, timing
+from ..model.observation_results import ObservationResult
 from .stops import OBSERVED_DATASET, TOUR_RECIPE, Stop
 
 
@@ -31,6 +34,7 @@ class Shown:
     ref_index: int = 0
     trajectory: Trajectory | None = None
     results: Mapping[str, analysis.Result] = field(default_factory=dict)
+    observation: ObservationResult | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Reports:
 
     family: Report | None
     observed: Report | None = None
+    assimilation: AssimilationVerdicts | None = None  # the gap-filling report's verdicts.json
 
 
 def _pct(value: object, digits: int = 0) -> str:
@@ -115,6 +120,11 @@ def footer(stop: Stop, reports: Reports) -> str:
         r = TOUR_RECIPE
         shown = (f"Pictures: {r.n if not stop.replay else 1} sample(s) per model, {r.describe()}, seed {r.seed}, "
                  "computed when this server started")
+    if stop.observes:
+        v = reports.assimilation
+        numbers = (f"`{v.folder.parent.name}/{v.folder.name}/verdicts.json` ({v.days_scored} of {v.report_days} "
+                   "report days of 2019)" if v is not None else "no gap-filling report found")
+        return f"_Pictures: the Observations tab's opening run, computed when this server started · numbers: {numbers}._"
     numbers = f" · numbers: {_source(reports.family)}" if stop.key == "speed" else ""
     return f"_{shown}{numbers}._"
 
@@ -230,8 +240,53 @@ def _speed(stop: Stop, s: Shown, reports: Reports) -> str:
             f"{live}{per_sample}{report} A third-party summary of the paper gives about 25× at 512².")
 
 
+def _gap_recipe(s: ObservationResult) -> str:
+    k = s.key
+    return f"{k.recipe.n} members, {k.method.upper()}, σ_obs = {k.obs_sigma:g}, {k.recipe.steps} Heun steps"
+
+
+def _judged(v: AssimilationVerdicts, backend: str, mask: str, name: str, what: str) -> str | None:
+    t = v.target(backend, mask, name)
+    if t is None or t["estimate"] is None:
+        return None
+    pct = name == "coverage"
+    f = (lambda x: f"{100 * x:.0f} %") if pct else (lambda x: f"{x:.2f}")
+    ci = f" [{f(t['ci_low'])}–{f(t['ci_high'])}]" if t["ci_low"] is not None and t["ci_high"] is not None else ""
+    return f"{what} {f(t['estimate'])}{ci} (target {TARGETS[name].text}: **{t['verdict']}**)"
+
+
+def _gap_numbers(v: AssimilationVerdicts | None, backend: str) -> str:
+    """What the gap-filling report says of ``backend`` in the ice-edge box, with intervals over days."""
+    if v is None:
+        return " No report of held-out days is installed (run `seaice-explorer assimilation-report`)."
+    parts = [p for p in (
+        _judged(v, backend, "edge_box", "crps_ratio", "its CRPS ÷ the climatological ensemble's"),
+        _judged(v, backend, "edge_box", "iiee_ratio", "its ice-edge error ÷ harmonic inpainting's"),
+        _judged(v, backend, "edge_box", "coverage", "the members' range covers the truth in")) if p]
+    if not parts:
+        return f" The gap-filling report has not scored `{backend}` yet."
+    days = v.target(backend, "edge_box", "crps_ratio") or {"days": v.days_scored}
+    return (f" On {days['days']} held-out days of 2019, in the ice-edge box ({v.members} members, 90 % intervals over days): "
+            + "; ".join(parts) + ".")
+
+
+def _gaps(stop: Stop, s: Shown, reports: Reports) -> str:
+    res = s.observation
+    head = "**Filling the gaps: what lies where the satellite cannot see?**"
+    if res is None:
+        return (f"{head} A model can be conditioned on what is observed and fill in the rest, with no retraining. "
+                "This server could not run it (see its log).")
+    k = res.key
+    hidden = next((f"the {label}" for label, name in texts.MASK_LABELS.items() if name == k.mask), "a box")
+    return (f"{head} On **{k.day}** we hide {hidden}, {100 * res.hidden_share:.0f} % of the ocean (grey, left), and let "
+            f"`{k.backend}` fill it in, conditioned on everything else ({_gap_recipe(res)}). Next: one member, the "
+            f"mean of all {res.n}, and their spread, which is where the model is unsure."
+            + _gap_numbers(reports.assimilation, k.backend)
+            + " **Explore this** opens the Observations tab on this run: reveal the truth there.")
+
+
 STORIES = {"ice": _ice, "denoise": _denoise, "latent": _latent, "finding1": _finding1, "finding2": _finding2,
-           "finding3": _finding3, "speed": _speed}
+           "finding3": _finding3, "speed": _speed, "gaps": _gaps}
 
 
 def story(stop: Stop, state: Shown, reports: Reports) -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 import param
 
+from ..model.observations import default_assimilate, open_record, run_key
 from ..model.state import ExplorerState
 from .bank import Bank, apply_stop, prepare, reports_for
 from .stops import Stop, plan
@@ -18,11 +21,16 @@ class Tour(param.Parameterized):
     step = param.Integer(default=0, bounds=(0, None), doc="Tour stop shown, from 1 (0: the tour is closed).")
 
     def __init__(self, state: ExplorerState, bank: Bank | None = None,
-                 submit: Callable[[Callable[[], None]], object] | None = None, **params) -> None:
+                 submit: Callable[[Callable[[], None]], object] | None = None, *, assimilate_fn: Any = None,
+                 record_loader: Callable[[str], Any] | None = None, **params) -> None:
         self.state = state
         self.bank = bank if bank is not None else Bank()
         self.stops = plan(state.registry)
         self.submit = submit  # runs the preparation off the UI thread (inline without it)
+        #: The gap filling's run (the Observations tab's conditioning; tests give a stand-in).
+        self.observe = partial(run_key, models_dir=state.registry.models_dir, device=state.device,
+                               assimilate_fn=assimilate_fn or default_assimilate,
+                               record_loader=record_loader or open_record)
         super().__init__(**params)
         self.param.step.bounds = (0, len(self.stops))
 
@@ -34,7 +42,9 @@ class Tour(param.Parameterized):
         """Start making every stop's content (once per server)."""
         s = self.state
         self.bank.start(lambda: prepare(self.bank, self.stops, s.runner, s.registry, s.reference_loader, s.sources,
-                                        lambda: reports_for(s.registry)), self.submit)
+                                        lambda: reports_for(s.registry),
+                                        lambda key, truth, record: self.observe(key, truth, record=record)),
+                        self.submit)
 
     def go(self, step: int) -> None:
         if step:

@@ -21,7 +21,7 @@ from panel.viewable import Viewable, Viewer
 from ...data.masks import EDGE_THRESHOLD
 from ...data.readers import dataset_label
 from ...plots import maps
-from ...plots.style import REFERENCE_COLOUR
+from ...plots.style import HIDDEN_COLOUR, REFERENCE_COLOUR
 from ..model import observation_results as results
 from ..model import observations as obs
 from ..model import texts
@@ -36,8 +36,6 @@ CONTROLS_EXTRA_PX = 120
 #: Colours of the 15 % ice edges on the probability map.
 EDGE_COLOURS = {"ensemble": "#d95f02", "truth": REFERENCE_COLOUR}
 BOX_COLOUR = "#d95f02"
-#: The hidden cells on the observed map: a mid grey, apart from the light grey of "no data".
-HIDDEN_COLOUR = "#8c929b"
 
 
 def edges_layer(res: results.ObservationResult, reveal: bool):
