@@ -136,11 +136,13 @@ def test_report_reads_the_knobs_and_writes_the_folder(tuned, tiny_models: Path, 
         makers = list(ds.maker.values)
         assert ds.sizes["day"] == 2 and list(ds.mask.values) == ["edge_box"]
         assert "created_by" in ds.attrs
+        assert all(str(d).startswith("cpu (") for d in ds["device"].sel(maker=makers[0]).values.ravel())
     chosen = json.loads((tmp / "work" / "knobs.json").read_text())["backends"]["ldm-gaussian"]["chosen_label"]
     assert f"ldm-gaussian posterior ({chosen})" in makers
     assert {"ldm-gaussian unconditional", "climatology", "harmonic inpainting"} <= set(makers)
     readme = (out / "README.md").read_text()
-    for text in ("## Targets", "## Calibration finding", "## Scores", "## Speed", "edge_box 2/62", chosen):
+    for text in ("## Targets", "## Calibration finding", "## Scores", "## Speed", "edge_box 2/62", chosen,
+                 "| posterior | cpu ("):
         assert text in readme
     assert any(v in readme for v in ("| met |", "| missed |", "| not resolved |"))
     verdicts = read_verdicts(out)  # the README's targets as data: the tour quotes these

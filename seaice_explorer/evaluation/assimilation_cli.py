@@ -165,12 +165,14 @@ def run(args: argparse.Namespace, factories: stages.Factories | None = None, tru
         knobs = stages.tune(_observed(registry, args), work=args.work, truth=truth, knobs_path=knobs_path,
                             factories=factories, n=stage_n(args, "tune"), tune_days=args.tune_days, seed=args.seed,
                             steps=args.steps, obs_sigma=args.obs_sigma, guidances=args.guidance,
-                            replicates=args.replicates, existing=knobs, command=command_line(args))
+                            replicates=args.replicates, existing=knobs, command=command_line(args),
+                            device=device_text(resolve_device(args.device).type))
     elif not args.report_only and args.stage == "report":
         knobs = read_knobs(knobs_path)  # refuses a missing file with the fix
         entries = stages.tuned(_observed(registry, args), knobs, named=bool(args.backends))
         specs = stages.report_specs(entries, knobs, stage_n(args, "report"), factories, knobs_path)
-        stages.report(specs, work=args.work, truth=truth, masks=args.masks, max_days=args.max_days, seed=args.seed)
+        stages.report(specs, work=args.work, truth=truth, masks=args.masks, max_days=args.max_days, seed=args.seed,
+                      device=device_text(resolve_device(args.device).type))
     elif not args.report_only and args.stage == "fivevar":
         entries = _synthetic(registry, args)
         if synthetic is None:

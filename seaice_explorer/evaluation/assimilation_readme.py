@@ -187,17 +187,21 @@ def scores_section(summary: ReportSummary) -> list[str]:
 def speed_section(summary: ReportSummary, knobs: Mapping | None, device: str) -> list[str]:
     rows = []
     for label, r in summary.rows.items():
-        v = r["seconds_per_member"].values
-        v = v[np.isfinite(v)]
-        if v.size:
-            rows.append([label, summary.specs[label].role, f"{v.mean():.2f} [{v.min():.2f}–{v.max():.2f}]", v.size])
+        spm = r["seconds_per_member"].values
+        where = r["device"].values.astype(str) if "device" in r else np.full(spm.shape, "", dtype=str)
+        for dev in sorted(set(where[np.isfinite(spm)].tolist())):
+            v = spm[np.isfinite(spm) & (where == dev)]
+            rows.append([label, summary.specs[label].role, dev or "not recorded",
+                         f"{v.mean():.2f} [{v.min():.2f}–{v.max():.2f}]", v.size])
     for backend, entry in (knobs or {}).get("backends", {}).items():
         for c in entry.get("configs", []):
             rows.append([f"{backend} {c['label']} (tuning, n = {knobs.get('n')})", "posterior",
-                         _seconds(c.get("seconds_per_member")), c.get("rows", "–")])
-    return ["## Speed", "", f"Seconds per member on {device}: the sampler's own time (sampling + decode) ÷ members; "
-            "climatology and inpainting: the call's wall time ÷ members. Mean [min–max] over rows.", "",
-            *_table(("maker", "role", "s per member", "rows"), rows), ""]
+                         entry.get("device", "not recorded"), _seconds(c.get("seconds_per_member")),
+                         c.get("rows", "–")])
+    return ["## Speed", "", "Seconds per member on the device each row ran on (this report was written on "
+            f"{device}): the sampler's own time (sampling + decode) ÷ members; climatology and inpainting: the call's "
+            "wall time ÷ members. Mean [min–max] over rows.", "",
+            *_table(("maker", "role", "device", "s per member", "rows"), rows), ""]
 
 
 def figures_section(figures: Sequence[Path | None]) -> list[str]:

@@ -145,8 +145,9 @@ def seconds_per_member(ens: xr.Dataset, wall: float) -> float:
 
 
 def score_row(truth: xr.Dataset, day: pd.Timestamp, mask: str | Mapping[str, Callable], spec: MakerSpec, *,
-              seed: int, keep: Callable[[xr.Dataset], None] | None = None) -> xr.Dataset:
-    """One row: :func:`.assimilation_scores.score_days` of one day and one mask, plus seconds per member."""
+              seed: int, keep: Callable[[xr.Dataset], None] | None = None, device: str = "") -> xr.Dataset:
+    """One row: :func:`.assimilation_scores.score_days` of one day and one mask, plus seconds per member
+    (on ``device``, recorded with the row: rows of one report may come from several machines)."""
     seen: dict[str, float] = {}
 
     def timed(obs: xr.Dataset, n: int | None, s: int) -> xr.Dataset:
@@ -161,13 +162,15 @@ def score_row(truth: xr.Dataset, day: pd.Timestamp, mask: str | Mapping[str, Cal
     row = score_days([day], masks, timed, truth=truth, n=spec.n, seed=seed, label=spec.label)
     row["seconds_per_member"] = (("day", "mask"), np.full((1, 1), seen["spm"]), {"units": "s"})
     return row.assign_attrs(maker=spec.label, key=spec.key, role=spec.role, backend=spec.backend or "",
-                            knob=json.dumps(spec.knob.to_dict()) if spec.knob else "")
+                            knob=json.dumps(spec.knob.to_dict()) if spec.knob else "", device=device)
 
 
 def run_rows(work: Path, stage: str, truth: xr.Dataset, days: Sequence[pd.Timestamp], masks: Sequence[str],
-             specs: Sequence[MakerSpec], *, seed: int, example: tuple[pd.Timestamp, str] | None = None) -> int:
-    """Score every (day, mask, maker) without a row yet, day by day; each row is written once done.
-    The posteriors' members on the ``example`` (day, mask) are kept too. Returns the rows computed."""
+             specs: Sequence[MakerSpec], *, seed: int, example: tuple[pd.Timestamp, str] | None = None,
+             device: str = "") -> int:
+    """Score every (day, mask, maker) without a row yet, day by day; each row is written once done, with the
+    ``device`` it ran on. The posteriors' members on the ``example`` (day, mask) are kept too. Returns the rows
+    computed."""
     done = 0
     total = len(days) * len(masks) * len(specs)
     for day in days:
@@ -181,7 +184,7 @@ def run_rows(work: Path, stage: str, truth: xr.Dataset, days: Sequence[pd.Timest
                     target = example_path(work, stage, seed, spec.key, mask, day)
                     keep = lambda ens, _t=target: write_netcdf(ens, _t)  # noqa: E731
                 t0 = time.perf_counter()
-                row = score_row(truth, day, mask, spec, seed=seed, keep=keep)
+                row = score_row(truth, day, mask, spec, seed=seed, keep=keep, device=device)
                 write_netcdf(row, path)
                 done += 1
                 log.info("%s %s %s: crps %.4f, %d members, %.2f s per member (row %.1f s; %d new of %d)",
@@ -211,8 +214,10 @@ def load_rows(folder: Path) -> xr.Dataset | None:
     ranks = max(r.sizes.get("rank", 0) for r in rows)
     out = {k: np.full((len(days), len(masks)), np.nan) for k in ROW_VARS}
     counts = np.full((len(days), len(masks), ranks), np.nan)
+    devices = np.full((len(days), len(masks)), "", dtype=object)
     for r in rows:
         i, j = days.index(pd.Timestamp(r["day"].values[0])), masks.index(str(r["mask"].values[0]))
+        devices[i, j] = str(r.attrs.get("device", ""))
         for k in ROW_VARS:
             if k in r:
                 out[k][i, j] = float(r[k].values.ravel()[0])
@@ -223,6 +228,7 @@ def load_rows(folder: Path) -> xr.Dataset | None:
                     coords={"day": pd.DatetimeIndex(days), "mask": masks})
     if ranks:
         ds["rank_counts"] = (("day", "mask", "rank"), counts, {"units": "1"})
+    ds["device"] = (("day", "mask"), devices, {"long_name": "device the row ran on ('' where not recorded)"})
     ds.attrs = {k: rows[0].attrs[k] for k in ("maker", "key", "role", "backend", "knob", "variable", "seed")
                 if k in rows[0].attrs}
     ds.attrs["ensemble"] = ds.attrs.get("maker", "")

@@ -118,7 +118,7 @@ def choose_knobs(specs: Sequence[MakerSpec], rows: Mapping[str, xr.Dataset | Non
 def tune(entries: Sequence[ModelEntry], *, work: Path, truth: xr.Dataset, knobs_path: Path, factories: Factories,
          n: int, tune_days: int | None, seed: int, steps: int, obs_sigma: float, bounds: str = BOUNDS,
          guidances: Sequence[float] = GUIDANCES, replicates: int = DEFAULT_REPLICATES,
-         existing: Mapping[str, Any] | None = None, command: str = "") -> dict[str, Any]:
+         existing: Mapping[str, Any] | None = None, command: str = "", device: str = "") -> dict[str, Any]:
     """Score every knob of each backend on the tuning days (edge box), choose, and write ``knobs.json``
     (backends tuned before and not named now are kept)."""
     days = take_days(assimilation_days()["tuning"], tune_days)
@@ -132,10 +132,10 @@ def tune(entries: Sequence[ModelEntry], *, work: Path, truth: xr.Dataset, knobs_
         grid = knob_grid(entry, guidances, obs_sigma=obs_sigma, steps=steps, bounds=bounds)
         specs = tune_specs(entry, grid, n, factories)
         log.info("tuning %s: %d knobs × %d tuning days, n = %d", entry.name, len(specs), len(days), n)
-        run_rows(work, "tune", truth, days, [TUNE_MASK], specs, seed=seed)
+        run_rows(work, "tune", truth, days, [TUNE_MASK], specs, seed=seed, device=device)
         rows = {s.key: load_rows(row_folder(work, "tune", seed, s.key)) for s in specs}
         knobs["backends"][entry.name] = choose_knobs(specs, rows, days, replicates=replicates, seed=seed) | {
-            "command": command, "seed": seed}
+            "command": command, "seed": seed, "device": device}
         log.info("%s: chose %s", entry.name, knobs["backends"][entry.name]["chosen_label"])
         write_knobs(knobs_path, knobs)
     return knobs
@@ -171,13 +171,13 @@ def tuned(entries: Sequence[ModelEntry], knobs: Mapping[str, Any] | None, named:
 
 
 def report(specs: Sequence[MakerSpec], *, work: Path, truth: xr.Dataset, masks: Sequence[str],
-           max_days: int | None, seed: int) -> int:
+           max_days: int | None, seed: int, device: str = "") -> int:
     """Score the first ``max_days`` report days (spread over the year) on ``masks``; returns new rows."""
     order = take_days(assimilation_days()["report"], None)
     days = take_days(assimilation_days()["report"], max_days)
     example = (example_day(), "edge_box") if "edge_box" in masks else None
     log.info("report: %d makers × %d masks × %d of %d report days", len(specs), len(masks), len(days), len(order))
-    return run_rows(work, "report", truth, days, masks, specs, seed=seed, example=example)
+    return run_rows(work, "report", truth, days, masks, specs, seed=seed, example=example, device=device)
 
 
 def example_day() -> pd.Timestamp:
