@@ -302,3 +302,5 @@ def test_a_backend_scored_on_fewer_masks_and_a_new_out_folder(tuned, tmp_path: P
     assert verdicts.calibration_of("ldm-censored", "edge_box") is not None
     assert verdicts.calibration_of("ldm-censored", "pole_hole") is None
     assert verdicts.target("ldm-censored", "pole_hole", "crps_ratio") is None
+    pole = (tmp_path / "new" / "out" / "README.md").read_text().split("### pole_hole")[1].split("\n#")[0]
+    assert "ldm-gaussian posterior" in pole and "ldm-censored posterior" not in pole  # no empty row

@@ -173,6 +173,8 @@ def scores_section(summary: ReportSummary) -> list[str]:
     for mask, per in summary.table.items():
         rows = []
         for label, s in per.items():
+            if s["crps"].days == 0:  # not scored on this mask (the data-space model runs two of four)
+                continue
             scale = lambda e: Estimate(e.estimate / 1e3, e.ci_low / 1e3, e.ci_high / 1e3, e.days)  # noqa: E731
             p = summary.pooled_p.get(mask, {}).get(label, float("nan"))
             one = s["members"].estimate == 1  # a point forecast: no range, spread or rank to speak of
