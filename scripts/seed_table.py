@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from seaice_explorer.evaluation.reports import read_parts, summarise_parts
@@ -33,7 +34,8 @@ def seed_table(folders: list[Path], labels: list[str] | None = None, note: str |
     if not runs or any(len(r) != len(runs[0]) for r in runs) or not runs[0]:
         raise SystemExit("every folder needs a findings.json with the same parts")
     heads = labels or [f"seed {_seed(f)}" for f in folders]
-    n = runs[0][0].n
+    sizes = sorted({r[0].n for r in runs})
+    n = sizes[0] if len(sizes) == 1 else " or ".join(map(str, sizes)) + ", as each column says"
     intro = note or ("Each column is one run of the same `evaluate` command with another `--seed` (the sampling "
                      "seed; the models, the reference and the rules are the same).")
     lines = [f"{HEADER}{title} (n = {n} per setting)", "", intro + " Effect (interval, at the level its rule uses).", "",
@@ -49,7 +51,7 @@ def seed_table(folders: list[Path], labels: list[str] | None = None, note: str |
     summaries = [summarise_parts(r) for r in runs]
     for findings in zip(*summaries):
         verdicts = [f.verdict for f in findings]
-        same = "yes" if len(set(verdicts)) == 1 else "**no**"
+        same = "yes" if len({re.sub(r" at n = \d+", "", v) for v in verdicts}) == 1 else "**no**"
         lines.append(f"| {findings[0].number}. {findings[0].claim} | " + " | ".join(verdicts) + f" | {same} |")
     return "\n".join(lines) + "\n"
 
