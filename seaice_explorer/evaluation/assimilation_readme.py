@@ -190,7 +190,7 @@ def speed_section(summary: ReportSummary, knobs: Mapping | None, device: str) ->
     rows = []
     for label, r in summary.rows.items():
         spm = r["seconds_per_member"].values
-        where = r["device"].values.astype(str) if "device" in r else np.full(spm.shape, "", dtype=str)
+        where = r["device"].values.astype(str)
         for dev in sorted(set(where[np.isfinite(spm)].tolist())):
             v = spm[np.isfinite(spm) & (where == dev)]
             rows.append([label, summary.specs[label].role, dev or "not recorded",

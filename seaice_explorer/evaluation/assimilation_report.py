@@ -182,10 +182,9 @@ def scores_dataset(rows: Mapping[str, xr.Dataset], specs: Mapping[str, MakerSpec
                             "role": ("maker", [specs[lb].role for lb in labels]),
                             "backend": ("maker", [specs[lb].backend or "" for lb in labels]),
                             "knob": ("maker", [specs[lb].knob.label if specs[lb].knob else "" for lb in labels])})
-    if all("device" in rows[lb] for lb in labels):
-        ds["device"] = (("maker", "day", "mask"),
-                        np.stack([rows[lb]["device"].reindex(day=days, mask=masks, fill_value="").values.astype(str)
-                                  for lb in labels]), {"long_name": "device the row ran on ('' where not recorded)"})
+    ds["device"] = (("maker", "day", "mask"),
+                    np.stack([rows[lb]["device"].reindex(day=days, mask=masks, fill_value="").values.astype(str)
+                              for lb in labels]), {"long_name": "device the row ran on ('' where not recorded)"})
     if ranks:
         counts = np.full((len(labels), days.size, len(masks), ranks), np.nan)
         for i, lb in enumerate(labels):
